@@ -1,0 +1,140 @@
+"""The LightningModule every GAN here trains with: alternating D then G updates, BCE losses."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch import LightningModule
+from lightning.pytorch.core.optimizer import LightningOptimizer
+from omegaconf import DictConfig, OmegaConf
+
+from gan_lightning.losses import discriminator_loss, generator_loss
+
+
+def _plain(cfg: Any) -> Any:
+    """Configs become plain dicts so checkpoints load without Hydra's config objects."""
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+
+
+@contextmanager
+def _step_not_counted(optimizer: LightningOptimizer) -> Iterator[None]:
+    """Run ``optimizer.step()`` without Lightning counting it as a global step.
+
+    Lightning counts every manual ``optimizer.step()``; with two optimizers ``global_step``
+    would double. Leaving D's step uncounted makes one (D, G) iteration one step, so
+    ``max_steps``, checkpoint intervals and the TensorBoard x-axis all count iterations.
+    """
+    before, after = optimizer._on_before_step, optimizer._on_after_step
+    optimizer._on_before_step = optimizer._on_after_step = lambda: None
+    try:
+        yield
+    finally:
+        optimizer._on_before_step, optimizer._on_after_step = before, after
+
+
+class GANModule(LightningModule):
+    """Holds ``generator`` and ``discriminator`` (built from ``_target_`` configs) and trains them.
+
+    Each training step is one discriminator update (real -> 1, detached fakes -> 0) then one
+    non-saturating generator update (fakes -> 1). ``fixed_noise`` is a buffer, so sample grids
+    use the same z for the whole run, across resumes.
+    """
+
+    def __init__(
+        self,
+        generator: DictConfig | dict,
+        discriminator: DictConfig | dict,
+        g_optimizer: DictConfig | dict,
+        d_optimizer: DictConfig | dict,
+        latent_dim: int = 100,
+        num_fixed_samples: int = 64,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(
+            {
+                "generator": _plain(generator),
+                "discriminator": _plain(discriminator),
+                "g_optimizer": _plain(g_optimizer),
+                "d_optimizer": _plain(d_optimizer),
+                "latent_dim": latent_dim,
+                "num_fixed_samples": num_fixed_samples,
+            },
+            logger=False,
+        )
+        self.automatic_optimization = False
+        self.latent_dim = latent_dim
+        self.generator = instantiate(self.hparams.generator)
+        self.discriminator = instantiate(self.hparams.discriminator)
+        self.register_buffer("fixed_noise", torch.randn(num_fixed_samples, latent_dim))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.generator(z)
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        opt_g = instantiate(self.hparams.g_optimizer)(self.generator.parameters())
+        opt_d = instantiate(self.hparams.d_optimizer)(self.discriminator.parameters())
+        return [opt_g, opt_d]
+
+    def training_step(self, real: torch.Tensor, batch_idx: int) -> None:
+        opt_g, opt_d = self.optimizers()
+        z = torch.randn(real.size(0), self.latent_dim, device=self.device)
+        fake = self.generator(z)
+
+        # Discriminator. Fakes are detached: D's loss must not send gradients into G.
+        self.toggle_optimizer(opt_d)
+        real_logits = self.discriminator(real)
+        fake_logits = self.discriminator(fake.detach())
+        d_loss = discriminator_loss(real_logits, fake_logits)
+        opt_d.zero_grad(set_to_none=True)
+        self.manual_backward(d_loss)
+        with _step_not_counted(opt_d):
+            opt_d.step()
+        self.untoggle_optimizer(opt_d)
+
+        # Generator, against the discriminator just updated.
+        self.toggle_optimizer(opt_g)
+        g_loss = generator_loss(self.discriminator(fake))
+        opt_g.zero_grad(set_to_none=True)
+        self.manual_backward(g_loss)
+        opt_g.step()
+        self.untoggle_optimizer(opt_g)
+
+        # Probabilities are for reporting only; the losses use logits.
+        self.log_dict(
+            {
+                "train/d_loss": d_loss.detach(),
+                "train/g_loss": g_loss.detach(),
+                "train/d_real": torch.sigmoid(real_logits.detach()).mean(),
+                "train/d_fake": torch.sigmoid(fake_logits.detach()).mean(),
+            },
+            prog_bar=True,
+        )
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Lightning saves weights, optimizers and loop counters but not RNG states; without
+        # them a resumed run would draw different z than an uninterrupted one. Tensors and
+        # tuples only, so the checkpoint still loads with torch.load(weights_only=True).
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        checkpoint["rng_states"] = {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
+            "python": random.getstate(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        states = checkpoint.get("rng_states")
+        if not states:
+            return
+        torch.set_rng_state(states["torch"])
+        if states["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(states["cuda"])
+        kind, keys, pos, has_gauss, cached = states["numpy"]
+        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+        random.setstate(states["python"])

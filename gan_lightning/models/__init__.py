@@ -1,0 +1,5 @@
+"""Plain ``nn.Module`` networks; they know nothing of Lightning or of the losses."""
+
+from gan_lightning.models.mlp import MLPDiscriminator, MLPGenerator
+
+__all__ = ["MLPDiscriminator", "MLPGenerator"]

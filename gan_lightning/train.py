@@ -1,0 +1,122 @@
+"""Train a GAN, composed by Hydra from ``conf/``.
+
+    gan-train                                     # vanilla GAN on MNIST, on the CPU
+    gan-train trainer.max_epochs=1 data.batch_size=128
+    gan-train model.g_optimizer.lr=1e-4 seed=1 trainer.deterministic=true
+    gan-train trainer=gpu                         # one GPU
+    gan-train ckpt_path=logs/train/runs/<run>     # resume that run, in the same directory
+    gan-train debug=fdr                           # one batch through everything, nothing written
+    tensorboard --logdir logs
+
+``python -m gan_lightning.train ...`` is the same command.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.utils import instantiate
+from lightning.pytorch import Callback, Trainer, seed_everything
+from omegaconf import DictConfig, OmegaConf
+
+from gan_lightning.callbacks import LastCheckpoint, LogRunConfig
+
+log = logging.getLogger(__name__)
+
+# Lightning's own use of a torch API deprecated in torch 2.14; nothing a user can act on.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+class UserError(Exception):
+    """Bad input a user can fix; reported as one line, without a traceback."""
+
+
+def checkpoint_file(ckpt_path: str | None) -> str | None:
+    """``ckpt_path`` may name a checkpoint file or a run directory (its ``checkpoints/last.ckpt``)."""
+    if ckpt_path is None:
+        return None
+    path = Path(ckpt_path)
+    if path.is_dir():
+        path = path / "checkpoints" / "last.ckpt"
+    if not path.is_file():
+        raise UserError(f"ckpt_path={ckpt_path}: no checkpoint at {path}")
+    return str(path)
+
+
+def _resume_run_dir(ckpt_path: str | None) -> Path | None:
+    """The run directory a checkpoint belongs to, if it is one of ours (it has ``.hydra/``)."""
+    if not ckpt_path:
+        return None
+    path = Path(ckpt_path)
+    run_dir = path if path.is_dir() else path.parent.parent
+    return run_dir if (run_dir / ".hydra").is_dir() else None
+
+
+def _run_dir(ckpt_path: str | None, new_run_dir: str) -> str:
+    """Hydra's run directory: a resumed run writes into its own directory again."""
+    return str(_resume_run_dir(ckpt_path) or new_run_dir)
+
+
+def _config_subdir(ckpt_path: str | None) -> str:
+    """Keep the first config of a resumed run; each resume saves its own beside it."""
+    if _resume_run_dir(ckpt_path) is None:
+        return ".hydra"
+    return f".hydra/resume_{datetime.now():%Y-%m-%d_%H-%M-%S}"
+
+
+OmegaConf.register_new_resolver("gan_run_dir", _run_dir, replace=True)
+OmegaConf.register_new_resolver("gan_config_subdir", _config_subdir, replace=True)
+
+
+def _instantiate_all(group: DictConfig | None) -> list[Any]:
+    return [instantiate(node) for node in (group or {}).values() if node and "_target_" in node]
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Build everything from ``cfg``, fit, and return the final logged metrics."""
+    ckpt_path = checkpoint_file(cfg.get("ckpt_path"))
+    if cfg.get("seed") is not None:
+        seed_everything(cfg.seed, workers=True)
+
+    datamodule = instantiate(cfg.data)
+    model = instantiate(cfg.model, _recursive_=False)
+    callbacks: list[Callback] = _instantiate_all(cfg.get("callbacks"))
+    run_config = OmegaConf.to_container(cfg, resolve=True)
+    callbacks.append(LogRunConfig(run_config))
+    loggers = _instantiate_all(cfg.get("logger"))
+    trainer: Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+    with warnings.catch_warnings():
+        if ckpt_path:
+            log.info("Resuming from %s", ckpt_path)
+            # A resumed run's checkpoint directory holds its earlier checkpoints by design.
+            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+
+    if any(isinstance(cb, LastCheckpoint) and cb.interrupted for cb in callbacks):
+        raise KeyboardInterrupt
+    return {name: float(value) for name, value in trainer.callback_metrics.items()}
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
+def main(cfg: DictConfig) -> None:
+    try:
+        train(cfg)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print(f"Interrupted. Resume with: gan-train ckpt_path={cfg.paths.output_dir}", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Shared helpers: compose configs the way a user types overrides, on tiny budgets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from gan_lightning.train import CONF_DIR
+
+# The full MNIST in torchvision's layout (<root>/MNIST/raw); tests that need it skip without it.
+MNIST_ROOT_ENV = "GAN_LIGHTNING_MNIST_ROOT"
+
+
+def compose_train(output_dir: Path, *overrides: str) -> DictConfig:
+    """``conf/train.yaml`` with ``overrides``, writing to ``output_dir``, offline and quiet."""
+    base = [
+        f"paths.output_dir={output_dir}",
+        f"paths.data_dir={output_dir}/data",  # empty: the embedded MNIST split
+        "data.download=false",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+    ]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="train", overrides=[*base, *overrides])
+
+
+@pytest.fixture
+def mnist_root() -> Path:
+    root = os.environ.get(MNIST_ROOT_ENV)
+    if not root or not (Path(root) / "MNIST" / "raw").is_dir():
+        pytest.skip(f"set {MNIST_ROOT_ENV} to a folder holding MNIST/raw to run this test")
+    return Path(root)

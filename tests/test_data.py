@@ -1,0 +1,98 @@
+import gzip
+import logging
+
+import pytest
+import torch
+
+from gan_lightning.data import MNISTDataModule, ShuffledBatches
+from gan_lightning.data.idx import read_idx_images
+from gan_lightning.data.mnist import EMBEDDED_IMAGES
+
+
+def test_embedded_split_is_the_mnist_test_set():
+    images = read_idx_images(EMBEDDED_IMAGES)
+    assert images.shape == (10000, 28, 28) and images.dtype == torch.uint8
+    assert 30 < images.float().mean() < 40  # MNIST's mean pixel is about 33
+
+
+def test_idx_reader_rejects_truncated_and_foreign_files(tmp_path):
+    data = gzip.decompress(EMBEDDED_IMAGES.read_bytes())
+    (tmp_path / "cut-idx3-ubyte").write_bytes(data[:5000])
+    with pytest.raises(ValueError, match="truncated"):
+        read_idx_images(tmp_path / "cut-idx3-ubyte")
+    (tmp_path / "notes-idx3-ubyte").write_bytes(b"hello, not an idx file")
+    with pytest.raises(ValueError, match="bad header"):
+        read_idx_images(tmp_path / "notes-idx3-ubyte")
+
+
+def test_batches_are_seeded_full_and_cover_an_epoch():
+    images = torch.arange(100, dtype=torch.uint8).view(100, 1, 1, 1)
+    batches = ShuffledBatches(images, batch_size=32, seed=3)
+    first = [b.flatten().tolist() for b in batches]
+    assert len(first) == len(batches) == 3 and all(len(b) == 32 for b in first)
+    assert len(set(sum(first, []))) == 96  # no image twice in an epoch
+    again = [b.flatten().tolist() for b in ShuffledBatches(images, 32, seed=3)]
+    assert again == first
+    assert [b.flatten().tolist() for b in ShuffledBatches(images, 32, seed=4)] != first
+
+
+def test_batches_resume_mid_epoch_from_consumed_count():
+    images = torch.arange(100, dtype=torch.uint8).view(100, 1, 1, 1)
+    straight = ShuffledBatches(images, 10, seed=0)
+    order = []
+    for _ in range(2):  # two epochs, each in its own order
+        for batch in straight:
+            straight.mark_consumed()
+            order.append(batch.flatten().tolist())
+    assert order[:10] != order[10:]
+
+    first = ShuffledBatches(images, 10, seed=0)
+    it = iter(first)
+    for _ in range(4):
+        next(it)
+        first.mark_consumed()
+    next(it)  # prefetched by the loop but never trained on: must not count
+    resumed = ShuffledBatches(images, 10, seed=0)
+    resumed.load_state_dict(first.state_dict())
+    tail = []
+    for _ in range(2):
+        for batch in resumed:
+            resumed.mark_consumed()
+            tail.append(batch.flatten().tolist())
+    assert tail == order[4:]
+
+
+def test_batches_split_disjointly_across_ranks():
+    images = torch.arange(64, dtype=torch.uint8).view(64, 1, 1, 1)
+    seen = [
+        sum((b.flatten().tolist() for b in ShuffledBatches(images, 8, seed=1, rank=r, world_size=2)), [])
+        for r in range(2)
+    ]
+    assert len(seen[0]) == len(seen[1]) == 32 and not set(seen[0]) & set(seen[1])
+
+
+def test_datamodule_falls_back_to_embedded_split_with_one_warning(tmp_path, caplog):
+    dm = MNISTDataModule(root=str(tmp_path), batch_size=50, download=False)
+    with caplog.at_level(logging.WARNING):
+        dm.setup("fit")
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "embedded" in warnings[0].getMessage()
+    assert "\n" not in warnings[0].getMessage()
+    assert "embedded" in dm.source and len(dm.train_dataloader()) == 200
+
+
+def test_datamodule_batches_are_normalized_on_transfer(tmp_path):
+    dm = MNISTDataModule(root=str(tmp_path), batch_size=16, download=False, image_size=32, channels=3)
+    dm.setup("fit")
+    raw = next(iter(dm.train_dataloader()))
+    assert raw.dtype == torch.uint8 and raw.shape == (16, 3, 32, 32)
+    batch = dm.on_after_batch_transfer(raw, 0)
+    assert batch.dtype == torch.float32
+    assert batch.min() == -1.0 and batch.max() <= 1.0 and batch.max() > 0.9
+
+
+def test_datamodule_reads_full_mnist(mnist_root):
+    dm = MNISTDataModule(root=str(mnist_root), batch_size=64, download=False)
+    dm.setup("fit")
+    assert dm.source.startswith("MNIST train split (60000 images")
+    assert len(dm.train_dataloader()) == 60000 // 64

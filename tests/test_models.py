@@ -1,0 +1,44 @@
+import pytest
+import torch
+from torch import nn
+
+from gan_lightning.losses import discriminator_loss, generator_loss
+from gan_lightning.models import MLPDiscriminator, MLPGenerator
+
+
+@pytest.mark.parametrize("channels,size", [(1, 28), (3, 32)])
+def test_generator_makes_images_in_tanh_range(channels, size):
+    g = MLPGenerator(latent_dim=16, channels=channels, image_size=size)
+    images = g(torch.randn(5, 16))
+    assert images.shape == (5, channels, size, size)
+    assert images.min() >= -1 and images.max() <= 1
+
+
+def test_generator_layout_and_bn_eps():
+    g = MLPGenerator(bn_eps=0.8)
+    linears = [m for m in g.modules() if isinstance(m, nn.Linear)]
+    assert [m.out_features for m in linears] == [128, 256, 512, 1024, 784]
+    norms = [m for m in g.modules() if isinstance(m, nn.BatchNorm1d)]
+    assert [m.num_features for m in norms] == [256, 512, 1024]  # none after the first layer
+    assert all(m.eps == 0.8 and m.momentum == 0.1 for m in norms)
+    assert all(m.eps == 1e-5 for m in MLPGenerator().modules() if isinstance(m, nn.BatchNorm1d))
+
+
+def test_discriminator_returns_unbounded_logits():
+    d = MLPDiscriminator()
+    linears = [m for m in d.modules() if isinstance(m, nn.Linear)]
+    assert [m.out_features for m in linears] == [512, 256, 1]
+    with torch.no_grad():
+        d.net[-1].bias.fill_(10.0)  # a confident D: a logit, not a probability, comes out
+    logits = d(torch.randn(4, 1, 28, 28))
+    assert logits.shape == (4,) and (logits > 1).all()
+
+
+def test_losses_match_sigmoid_bce():
+    real, fake = torch.randn(8), torch.randn(8)
+    bce = nn.BCELoss()
+    expected_d = 0.5 * (bce(real.sigmoid(), torch.ones(8)) + bce(fake.sigmoid(), torch.zeros(8)))
+    torch.testing.assert_close(discriminator_loss(real, fake), expected_d)
+    torch.testing.assert_close(generator_loss(fake), bce(fake.sigmoid(), torch.ones(8)))
+    # Where Sigmoid + BCELoss saturates (p rounds to 0 in float32), the logits form stays exact.
+    assert torch.isclose(generator_loss(torch.tensor([-200.0])), torch.tensor(200.0))
