@@ -1,5 +1,6 @@
 import gzip
 import logging
+from pathlib import Path
 
 import pytest
 import torch
@@ -96,3 +97,33 @@ def test_datamodule_reads_full_mnist(mnist_root):
     dm.setup("fit")
     assert dm.source.startswith("MNIST train split (60000 images")
     assert len(dm.train_dataloader()) == 60000 // 64
+
+
+def test_datamodule_downloads_missing_files_when_it_can(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    def fake_download(root, train, download):  # what torchvision leaves on disk
+        raw = Path(root) / "MNIST" / "raw"
+        raw.mkdir(parents=True)
+        (raw / "train-images-idx3-ubyte.gz").write_bytes(EMBEDDED_IMAGES.read_bytes())
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", fake_download)
+    dm = MNISTDataModule(root=str(tmp_path), download=True)
+    dm.prepare_data()
+    dm.setup("fit")
+    assert dm.source.startswith("MNIST train split")
+
+
+def test_datamodule_says_when_the_download_failed(tmp_path, monkeypatch, caplog):
+    import torchvision.datasets
+
+    def no_network(root, train, download):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nName or service not known")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", no_network)
+    dm = MNISTDataModule(root=str(tmp_path), download=True)
+    with caplog.at_level(logging.WARNING):
+        dm.prepare_data()
+        dm.setup("fit")
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "download failed" in warning and "embedded MNIST test split (10000 images)" in warning
