@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch import LightningModule
@@ -43,7 +41,9 @@ class GANModule(LightningModule):
 
     Each training step is one discriminator update (real -> 1, detached fakes -> 0) then one
     non-saturating generator update (fakes -> 1). ``fixed_noise`` is a buffer, so sample grids
-    use the same z for the whole run, across resumes.
+    use the same z for the whole run, across resumes. Each step's z is a function of
+    (``seed``, rank, step) alone: DDP ranks draw different z, and a resumed run draws exactly
+    the z an uninterrupted one would, with no random-generator state to checkpoint.
     """
 
     def __init__(
@@ -54,6 +54,7 @@ class GANModule(LightningModule):
         d_optimizer: DictConfig | dict,
         latent_dim: int = 100,
         num_fixed_samples: int = 64,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(
@@ -64,17 +65,26 @@ class GANModule(LightningModule):
                 "d_optimizer": _plain(d_optimizer),
                 "latent_dim": latent_dim,
                 "num_fixed_samples": num_fixed_samples,
+                "seed": seed,
             },
             logger=False,
         )
         self.automatic_optimization = False
         self.latent_dim = latent_dim
+        self.seed = seed
         self.generator = instantiate(self.hparams.generator)
         self.discriminator = instantiate(self.hparams.discriminator)
-        self.register_buffer("fixed_noise", torch.randn(num_fixed_samples, latent_dim))
+        fixed = torch.randn(num_fixed_samples, latent_dim, generator=torch.Generator().manual_seed(seed))
+        self.register_buffer("fixed_noise", fixed)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.generator(z)
+
+    def noise(self, n: int) -> torch.Tensor:
+        """This step's z on this rank."""
+        key = hash((self.seed, self.global_rank, self.global_step)) % 2**63
+        generator = torch.Generator(device=self.device).manual_seed(key)
+        return torch.randn(n, self.latent_dim, generator=generator, device=self.device)
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         opt_g = instantiate(self.hparams.g_optimizer)(self.generator.parameters())
@@ -83,8 +93,7 @@ class GANModule(LightningModule):
 
     def training_step(self, real: torch.Tensor, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
-        z = torch.randn(real.size(0), self.latent_dim, device=self.device)
-        fake = self.generator(z)
+        fake = self.generator(self.noise(real.size(0)))
 
         # Discriminator. Fakes are detached: D's loss must not send gradients into G.
         self.toggle_optimizer(opt_d)
@@ -115,26 +124,3 @@ class GANModule(LightningModule):
             },
             prog_bar=True,
         )
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # Lightning saves weights, optimizers and loop counters but not RNG states; without
-        # them a resumed run would draw different z than an uninterrupted one. Tensors and
-        # tuples only, so the checkpoint still loads with torch.load(weights_only=True).
-        kind, keys, pos, has_gauss, cached = np.random.get_state()
-        checkpoint["rng_states"] = {
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
-            "python": random.getstate(),
-        }
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        states = checkpoint.get("rng_states")
-        if not states:
-            return
-        torch.set_rng_state(states["torch"])
-        if states["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(states["cuda"])
-        kind, keys, pos, has_gauss, cached = states["numpy"]
-        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-        random.setstate(states["python"])

@@ -4,6 +4,9 @@
     gan-train trainer.max_epochs=1 data.batch_size=128
     gan-train model.g_optimizer.lr=1e-4 seed=1 trainer.deterministic=true
     gan-train trainer=gpu                         # one GPU
+    gan-train trainer=ddp                         # every GPU of this node
+    gan-train experiment=mnist_dcgan32            # DCGAN, small enough for a CPU
+    gan-train experiment=celeba_dcgan data.root=/datasets/celeba/img_align_celeba
     gan-train ckpt_path=logs/train/runs/<run>     # resume that run, in the same directory
     gan-train debug=fdr                           # one batch through everything, nothing written
     tensorboard --logdir logs
@@ -26,6 +29,7 @@ from lightning.pytorch import Callback, Trainer, seed_everything
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.callbacks import LastCheckpoint, LogRunConfig
+from gan_lightning.errors import UserError, find_user_error
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +37,6 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-
-
-class UserError(Exception):
-    """Bad input a user can fix; reported as one line, without a traceback."""
 
 
 def checkpoint_file(ckpt_path: str | None) -> str | None:
@@ -83,6 +83,8 @@ def _instantiate_all(group: DictConfig | None) -> list[Any]:
 def train(cfg: DictConfig) -> dict[str, float]:
     """Build everything from ``cfg``, fit, and return the final logged metrics."""
     ckpt_path = checkpoint_file(cfg.get("ckpt_path"))
+    if cfg.trainer.get("sync_batchnorm") and cfg.trainer.get("accelerator") == "cpu":
+        raise UserError("trainer.sync_batchnorm=true needs GPUs: torch's SyncBatchNorm has no CPU version")
     if cfg.get("seed") is not None:
         seed_everything(cfg.seed, workers=True)
 
@@ -110,12 +112,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
 def main(cfg: DictConfig) -> None:
     try:
         train(cfg)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
     except KeyboardInterrupt:
         print(f"Interrupted. Resume with: gan-train ckpt_path={cfg.paths.output_dir}", file=sys.stderr)
         sys.exit(130)
+    except Exception as err:
+        user_error = find_user_error(err)
+        if user_error is None:
+            raise
+        print(f"error: {user_error}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from gan_lightning.data.mnist import EMBEDDED_MNIST
 from gan_lightning.train import CONF_DIR, train
 from tests.conftest import compose_train
+from tests.test_image_folder import make_folder
 
 GROUP_OPTIONS = sorted(
     (group.name, option.stem)
@@ -20,6 +22,7 @@ EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 
 def test_there_is_something_to_test():
     assert ("experiment", "mnist_gan") in GROUP_OPTIONS and len(GROUP_OPTIONS) > 10
+    assert {"mnist_gan", "mnist_dcgan", "mnist_dcgan32", "fashion_dcgan", "celeba_dcgan"} <= set(EXPERIMENTS)
 
 
 @pytest.mark.parametrize("group,option", GROUP_OPTIONS)
@@ -40,8 +43,35 @@ def test_default_is_the_mnist_gan_experiment(tmp_path):
     assert model.generator.image_shape == (1, 28, 28)
 
 
+def experiment_data(tmp_path: Path, experiment: str) -> list[str]:
+    """Tiny stand-ins for the data sets that are not in the package."""
+    if experiment.startswith("celeba"):
+        make_folder(tmp_path / "faces")
+        return [f"data.root={tmp_path / 'faces'}", "data.batch_size=4", "data.num_workers=0"]
+    if experiment.startswith("fashion"):
+        raw = tmp_path / "data" / "FashionMNIST" / "raw"
+        raw.mkdir(parents=True)
+        (raw / "train-images-idx3-ubyte.gz").write_bytes(EMBEDDED_MNIST.read_bytes())
+    return []
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_runs_with_fast_dev_run(tmp_path, experiment):
-    metrics = train(compose_train(tmp_path, f"experiment={experiment}", "debug=fdr"))
+    overrides = experiment_data(tmp_path, experiment)
+    metrics = train(compose_train(tmp_path, f"experiment={experiment}", "debug=fdr", *overrides))
     assert {"train/d_loss", "train/g_loss", "train/d_real", "train/d_fake"} <= metrics.keys()
     assert not Path(tmp_path, "checkpoints").exists()  # fast_dev_run writes no checkpoint
+
+
+@pytest.mark.parametrize(
+    "experiment, size, channels, batch, epochs",
+    [("mnist_dcgan", 64, 1, 128, 10), ("fashion_dcgan", 64, 1, 128, 10), ("celeba_dcgan", 64, 3, 128, 50)],
+)
+def test_dcgan_experiments_hold_their_sources_values(tmp_path, experiment, size, channels, batch, epochs):
+    cfg = compose_train(tmp_path, f"experiment={experiment}")
+    assert (cfg.data.image_size, cfg.data.channels, cfg.data.batch_size) == (size, channels, batch)
+    assert cfg.trainer.max_epochs == epochs and cfg.model.latent_dim == 100
+    assert cfg.model.generator.base_width == cfg.model.discriminator.base_width == 64
+    assert cfg.model.g_optimizer.lr == 2e-4 and list(cfg.model.d_optimizer.betas) == [0.5, 0.999]
+    if experiment == "celeba_dcgan":
+        assert cfg.seed == 999 and cfg.trainer.deterministic

@@ -5,19 +5,20 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_lightning.data import MNISTDataModule, ShuffledBatches
+from gan_lightning.data import FashionMNISTDataModule, MNISTDataModule, ShuffledBatches
 from gan_lightning.data.idx import read_idx_images
-from gan_lightning.data.mnist import EMBEDDED_IMAGES
+from gan_lightning.data.mnist import EMBEDDED_MNIST
+from gan_lightning.errors import UserError
 
 
 def test_embedded_split_is_the_mnist_test_set():
-    images = read_idx_images(EMBEDDED_IMAGES)
+    images = read_idx_images(EMBEDDED_MNIST)
     assert images.shape == (10000, 28, 28) and images.dtype == torch.uint8
     assert 30 < images.float().mean() < 40  # MNIST's mean pixel is about 33
 
 
 def test_idx_reader_rejects_truncated_and_foreign_files(tmp_path):
-    data = gzip.decompress(EMBEDDED_IMAGES.read_bytes())
+    data = gzip.decompress(EMBEDDED_MNIST.read_bytes())
     (tmp_path / "cut-idx3-ubyte").write_bytes(data[:5000])
     with pytest.raises(ValueError, match="truncated"):
         read_idx_images(tmp_path / "cut-idx3-ubyte")
@@ -105,7 +106,7 @@ def test_datamodule_downloads_missing_files_when_it_can(tmp_path, monkeypatch):
     def fake_download(root, train, download):  # what torchvision leaves on disk
         raw = Path(root) / "MNIST" / "raw"
         raw.mkdir(parents=True)
-        (raw / "train-images-idx3-ubyte.gz").write_bytes(EMBEDDED_IMAGES.read_bytes())
+        (raw / "train-images-idx3-ubyte.gz").write_bytes(EMBEDDED_MNIST.read_bytes())
 
     monkeypatch.setattr(torchvision.datasets, "MNIST", fake_download)
     dm = MNISTDataModule(root=str(tmp_path), download=True)
@@ -127,3 +128,14 @@ def test_datamodule_says_when_the_download_failed(tmp_path, monkeypatch, caplog)
         dm.setup("fit")
     (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert "download failed" in warning and "embedded MNIST test split (10000 images)" in warning
+
+
+def test_fashion_mnist_reads_its_own_folder_and_has_no_fallback(tmp_path):
+    dm = FashionMNISTDataModule(root=str(tmp_path), download=False)
+    with pytest.raises(UserError, match="FashionMNIST not found under"):
+        dm.setup("fit")
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "train-images-idx3-ubyte.gz").write_bytes(EMBEDDED_MNIST.read_bytes())
+    dm.setup("fit")
+    assert dm.source.startswith("FashionMNIST train split (10000 images")

@@ -3,7 +3,8 @@ import torch
 from torch import nn
 
 from gan_lightning.losses import discriminator_loss, generator_loss
-from gan_lightning.models import MLPDiscriminator, MLPGenerator
+from gan_lightning.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from gan_lightning.models.dcgan import SUPPORTED_SIZES
 
 
 @pytest.mark.parametrize("channels,size", [(1, 28), (3, 32)])
@@ -42,3 +43,39 @@ def test_losses_match_sigmoid_bce():
     torch.testing.assert_close(generator_loss(fake), bce(fake.sigmoid(), torch.ones(8)))
     # Where Sigmoid + BCELoss saturates (p rounds to 0 in float32), the logits form stays exact.
     assert torch.isclose(generator_loss(torch.tensor([-200.0])), torch.tensor(200.0))
+
+
+@pytest.mark.parametrize("size", SUPPORTED_SIZES)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_dcgan_shapes_at_every_supported_size(size, channels):
+    g = DCGANGenerator(latent_dim=8, channels=channels, image_size=size, base_width=4)
+    d = DCGANDiscriminator(channels=channels, image_size=size, base_width=4)
+    images = g(torch.randn(2, 8))
+    assert images.shape == (2, channels, size, size)
+    assert d(images).shape == (2,)
+
+
+def test_dcgan_64_widths_follow_the_paper():
+    g, d = DCGANGenerator(image_size=64), DCGANDiscriminator(image_size=64)
+    g_widths = [m.out_channels for m in g.modules() if isinstance(m, nn.ConvTranspose2d)]
+    d_widths = [m.out_channels for m in d.modules() if isinstance(m, nn.Conv2d)]
+    assert g_widths == [512, 256, 128, 64, 3]
+    assert d_widths == [64, 128, 256, 512, 1]
+    assert not isinstance(d.net[1], nn.BatchNorm2d)  # no norm on the discriminator's input layer
+
+
+def test_dcgan_init_statistics():
+    torch.manual_seed(0)
+    g = DCGANGenerator(image_size=64)
+    convs = torch.cat([m.weight.flatten() for m in g.modules() if isinstance(m, nn.ConvTranspose2d)])
+    norms = [m for m in g.modules() if isinstance(m, nn.BatchNorm2d)]
+    scales = torch.cat([m.weight for m in norms])
+    assert abs(convs.mean()) < 1e-3 and abs(convs.std() - 0.02) < 1e-3
+    assert abs(scales.mean() - 1) < 5e-3 and abs(scales.std() - 0.02) < 5e-3
+    assert all(torch.count_nonzero(m.bias) == 0 for m in norms)
+
+
+@pytest.mark.parametrize("size", [28, 48, 512])
+def test_dcgan_refuses_sizes_it_cannot_make(size):
+    with pytest.raises(ValueError, match=f"image_size={size}"):
+        DCGANGenerator(image_size=size)

@@ -2,6 +2,7 @@
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 from hydra.utils import instantiate
@@ -74,3 +75,21 @@ def test_seed_zero_is_a_real_seed(tmp_path):
     first, second, other = run("a", 0), run("b", 0), run("c", 1)
     assert first == second  # seed 0 fixes the run...
     assert first["train/g_loss"] != other["train/g_loss"]  # ...and is not "no seed"
+
+
+def test_each_rank_and_step_draws_its_own_noise():
+    model = GANModule(
+        {"_target_": "gan_lightning.models.MLPGenerator"},
+        {"_target_": "gan_lightning.models.MLPDiscriminator"},
+        {"_target_": "torch.optim.Adam", "_partial_": True},
+        {"_target_": "torch.optim.Adam", "_partial_": True},
+        seed=3,
+    )
+
+    def noise(rank: int, step: int) -> torch.Tensor:
+        model._trainer = SimpleNamespace(global_rank=rank, global_step=step)
+        return model.noise(4)
+
+    assert torch.equal(noise(0, 7), noise(0, 7))  # a resumed step draws the same z
+    assert not torch.equal(noise(0, 7), noise(1, 7))  # DDP ranks differ
+    assert not torch.equal(noise(0, 7), noise(0, 8))  # steps differ

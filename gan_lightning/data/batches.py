@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import torch
 
 
 class ShuffledBatches:
-    """Iterates full batches of ``images`` in a fresh seeded order each epoch.
+    """Iterates full batches of ``images`` (a uint8 tensor, or a numpy array that may be
+    memory-mapped) in a fresh seeded order each epoch.
 
     The order depends only on ``(seed, epoch)``, so a run resumed mid-epoch sees exactly the
     batches an uninterrupted run would. Lightning prefetches one batch ahead, so the position
@@ -19,7 +21,12 @@ class ShuffledBatches:
     """
 
     def __init__(
-        self, images: torch.Tensor, batch_size: int, seed: int = 0, rank: int = 0, world_size: int = 1
+        self,
+        images: torch.Tensor | np.ndarray,
+        batch_size: int,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -36,10 +43,18 @@ class ShuffledBatches:
         return len(self.images) // self.world_size // self.batch_size
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        order = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(self.seed + self.epoch))
+        order = torch.randperm(
+            len(self.images), generator=torch.Generator().manual_seed(self.seed + self.epoch)
+        )
         order = order[self.rank :: self.world_size]
         for i in range(self.consumed, len(self)):
-            yield self.images[order[i * self.batch_size : (i + 1) * self.batch_size]]
+            index = order[i * self.batch_size : (i + 1) * self.batch_size]
+            if isinstance(self.images, np.ndarray):
+                # Sorted reads are sequential reads of a memory-mapped file; order within a
+                # batch does not matter to training.
+                yield torch.from_numpy(self.images[np.sort(index.numpy())])
+            else:
+                yield self.images[index]
 
     def mark_consumed(self) -> None:
         self.consumed += 1

@@ -1,5 +1,6 @@
 """Plain ``nn.Module`` networks; they know nothing of Lightning or of the losses."""
 
+from gan_lightning.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_lightning.models.mlp import MLPDiscriminator, MLPGenerator
 
-__all__ = ["MLPDiscriminator", "MLPGenerator"]
+__all__ = ["DCGANDiscriminator", "DCGANGenerator", "MLPDiscriminator", "MLPGenerator"]

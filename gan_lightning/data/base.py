@@ -1,0 +1,44 @@
+"""What every data module here shares: uint8 images in memory (or memory-mapped), batched
+by ``ShuffledBatches``, normalized to [-1, 1] on the training device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningDataModule
+
+from gan_lightning.data.batches import ShuffledBatches
+from gan_lightning.errors import UserError
+
+
+class ImageDataModule(LightningDataModule):
+    """Subclasses load (N, C, H, W) uint8 images in ``setup`` and pass them to ``set_images``."""
+
+    def __init__(self, batch_size: int, seed: int) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise UserError(f"data.batch_size={batch_size}: must be at least 1")
+        self.batch_size = batch_size
+        self.seed = seed
+        self.source = ""  # what the run really trains on; logged with the hyperparameters
+        self.train_batches: ShuffledBatches | None = None
+
+    def set_images(self, images: torch.Tensor | np.ndarray) -> None:
+        # Under DDP each rank takes its own share of every epoch's order.
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        self.train_batches = ShuffledBatches(images, self.batch_size, self.seed, rank, world)
+
+    def train_dataloader(self) -> ShuffledBatches:
+        assert self.train_batches is not None, "setup() must run first"
+        return self.train_batches
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        if self.trainer is not None and self.trainer.training and self.train_batches is not None:
+            self.train_batches.mark_consumed()
+        return batch
+
+    def on_after_batch_transfer(self, batch: torch.Tensor, dataloader_idx: int) -> torch.Tensor:
+        # uint8 [0, 255] -> float [-1, 1] on the device, matching the generator's Tanh range.
+        return batch.float().div_(127.5).sub_(1.0)

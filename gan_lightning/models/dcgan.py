@@ -1,0 +1,91 @@
+"""DCGAN's convolutional generator and discriminator (Radford et al., 2016), for any
+power-of-two image size from 16 to 256: the number of stride-2 blocks follows from the size.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from gan_lightning.errors import UserError
+
+SUPPORTED_SIZES = (16, 32, 64, 128, 256)
+
+
+def num_doublings(image_size: int) -> int:
+    """Stride-2 steps between the 4x4 base and ``image_size``; refuses sizes DCGAN can't make."""
+    if image_size not in SUPPORTED_SIZES:
+        raise UserError(
+            f"image_size={image_size}: DCGAN makes square power-of-two images, one of {SUPPORTED_SIZES}"
+        )
+    return int(math.log2(image_size)) - 2
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """The paper's init: conv weights N(0, 0.02); BatchNorm scale N(1, 0.02), shift 0."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class DCGANGenerator(nn.Module):
+    """z -> ConvTranspose to 4x4, then stride-2 ConvTranspose + BatchNorm + ReLU blocks that
+    halve the channels as they double the size, and a last ConvTranspose to ``channels`` + Tanh.
+    At 64x64 with ``base_width`` 64 the widths are 512, 256, 128, 64, then the image.
+    """
+
+    def __init__(self, latent_dim: int = 100, channels: int = 3, image_size: int = 64, base_width: int = 64):
+        super().__init__()
+        doublings = num_doublings(image_size)
+        width = base_width * 2 ** (doublings - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, width, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+        ]
+        for _ in range(doublings - 1):
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width // 2),
+                nn.ReLU(inplace=True),
+            ]
+            width //= 2
+        layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.apply(dcgan_init)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.view(z.size(0), -1, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    """The generator's mirror: Conv + LeakyReLU 0.2 (no norm on the input layer), stride-2
+    Conv + BatchNorm + LeakyReLU blocks doubling the channels down to 4x4, then a 4x4 Conv to
+    one logit (no Sigmoid: the loss is BCE-with-logits).
+    """
+
+    def __init__(self, channels: int = 3, image_size: int = 64, base_width: int = 64):
+        super().__init__()
+        doublings = num_doublings(image_size)
+        width = base_width
+        layers: list[nn.Module] = [
+            nn.Conv2d(channels, width, 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, inplace=True),
+        ]
+        for _ in range(doublings - 1):
+            layers += [
+                nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width * 2),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
+            width *= 2
+        layers.append(nn.Conv2d(width, 1, 4, 1, 0, bias=False))
+        self.net = nn.Sequential(*layers)
+        self.apply(dcgan_init)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images).view(-1)

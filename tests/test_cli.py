@@ -1,0 +1,50 @@
+"""The command a user types: clear one-line errors, and DDP on the CPU."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+
+def gan_train(cwd: Path, *overrides: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    args = [sys.executable, "-m", "gan_lightning.train", *overrides]
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+OFFLINE = "data.download=false"
+BAD_INPUT = {
+    "missing-folder": (["experiment=celeba_dcgan", "data.root=nowhere"], "error: data.root=nowhere: no such"),
+    "no-folder-given": (["experiment=celeba_dcgan"], "error: data.root is not set"),
+    "bad-size": (["experiment=mnist_dcgan", "data.image_size=48", OFFLINE], "error: image_size=48: DCGAN"),
+    "bad-checkpoint": (["ckpt_path=no/such/run", OFFLINE], "error: ckpt_path=no/such/run: no checkpoint at"),
+    "no-fashion-mnist": (["experiment=fashion_dcgan", OFFLINE], "error: FashionMNIST not found under data/"),
+    "syncbn-cpu": (["trainer=ddp_cpu", "trainer.sync_batchnorm=true", OFFLINE], "error: trainer.sync_batch"),
+}
+
+
+@pytest.mark.parametrize("overrides, message", BAD_INPUT.values(), ids=BAD_INPUT.keys())
+def test_bad_input_gets_one_clear_line(tmp_path, overrides, message):
+    result = gan_train(tmp_path, "debug=fdr", *overrides)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(message)
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_cpu_trains_and_resumes(tmp_path):
+    result = gan_train(tmp_path, "trainer=ddp_cpu", "debug=limit", OFFLINE)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Starting with 2 processes" in result.stderr + result.stdout
+    (run_dir,) = (tmp_path / "logs" / "train" / "runs").iterdir()  # both ranks share one run directory
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == 20
+
+    resume = ["trainer.max_steps=30", f"ckpt_path={run_dir}", OFFLINE]
+    result = gan_train(tmp_path, "trainer=ddp_cpu", "debug=limit", *resume)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert list((tmp_path / "logs" / "train" / "runs").iterdir()) == [run_dir]
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == 30
+    assert ckpt["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [{"epoch": 0, "consumed": 30}]
