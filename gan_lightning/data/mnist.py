@@ -95,11 +95,15 @@ class MNISTDataModule(ImageDataModule):
         """(N, H, W) uint8 -> (N, C, S, S) uint8, resized once here rather than every batch."""
         images = images.unsqueeze(1)
         if images.shape[-1] != self.image_size:
+            # Chunk by chunk back to uint8, so no float copy of the whole set is ever held.
             resized = [
                 F.interpolate(chunk.float(), size=self.image_size, mode="bilinear", antialias=True)
+                .round_()
+                .clamp_(0, 255)
+                .to(torch.uint8)
                 for chunk in images.split(4096)
             ]
-            images = torch.cat(resized).round_().clamp_(0, 255).to(torch.uint8)
+            images = torch.cat(resized)
         return images.expand(-1, self.channels, -1, -1).contiguous()
 
 
