@@ -80,6 +80,15 @@ class GANModule(LightningModule):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.generator(z)
 
+    def on_train_start(self) -> None:
+        # A resume restores each optimizer's hyperparameters with its state; this run's
+        # config wins, so `ckpt_path=... model.g_optimizer.lr=1e-4` really lowers the lr.
+        configs = (self.hparams.g_optimizer, self.hparams.d_optimizer)
+        for optimizer, config in zip(self.optimizers(), configs, strict=True):
+            settings = instantiate(config)([torch.zeros(1)]).param_groups[0]
+            for group in optimizer.optimizer.param_groups:
+                group.update({key: value for key, value in settings.items() if key != "params"})
+
     def noise(self, n: int) -> torch.Tensor:
         """This step's z on this rank."""
         key = hash((self.seed, self.global_rank, self.global_step)) % 2**63
@@ -91,7 +100,7 @@ class GANModule(LightningModule):
         opt_d = instantiate(self.hparams.d_optimizer)(self.discriminator.parameters())
         return [opt_g, opt_d]
 
-    def training_step(self, real: torch.Tensor, batch_idx: int) -> None:
+    def training_step(self, real: torch.Tensor, batch_idx: int) -> dict[str, torch.Tensor]:
         opt_g, opt_d = self.optimizers()
         fake = self.generator(self.noise(real.size(0)))
 
@@ -115,12 +124,12 @@ class GANModule(LightningModule):
         self.untoggle_optimizer(opt_g)
 
         # Probabilities are for reporting only; the losses use logits.
-        self.log_dict(
-            {
-                "train/d_loss": d_loss.detach(),
-                "train/g_loss": g_loss.detach(),
-                "train/d_real": torch.sigmoid(real_logits.detach()).mean(),
-                "train/d_fake": torch.sigmoid(fake_logits.detach()).mean(),
-            },
-            prog_bar=True,
-        )
+        metrics = {
+            "train/d_loss": d_loss.detach(),
+            "train/g_loss": g_loss.detach(),
+            "train/d_real": torch.sigmoid(real_logits.detach()).mean(),
+            "train/d_fake": torch.sigmoid(fake_logits.detach()).mean(),
+        }
+        self.log_dict(metrics, prog_bar=True)
+        # Returned for callbacks (the divergence guard), still on the device: no sync here.
+        return {**metrics, "fake_finite": torch.isfinite(fake.detach()).all()}

@@ -29,7 +29,8 @@ from lightning.pytorch import Callback, Trainer, seed_everything
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.callbacks import LastCheckpoint, LogRunConfig
-from gan_lightning.errors import UserError, find_user_error
+from gan_lightning.checks import check_config, check_resume, load_checkpoint
+from gan_lightning.errors import UserError, find_reported_error
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +83,13 @@ def _instantiate_all(group: DictConfig | None) -> list[Any]:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Build everything from ``cfg``, fit, and return the final logged metrics."""
+    check_config(cfg)
     ckpt_path = checkpoint_file(cfg.get("ckpt_path"))
-    if cfg.trainer.get("sync_batchnorm") and cfg.trainer.get("accelerator") == "cpu":
-        raise UserError("trainer.sync_batchnorm=true needs GPUs: torch's SyncBatchNorm has no CPU version")
+    if ckpt_path:
+        finished = check_resume(cfg, ckpt_path, load_checkpoint(ckpt_path))
+        if finished:
+            log.warning("Nothing to do: the run in %s is %s", ckpt_path, finished)
+            return {}
     if cfg.get("seed") is not None:
         seed_everything(cfg.seed, workers=True)
 
@@ -116,11 +121,11 @@ def main(cfg: DictConfig) -> None:
         print(f"Interrupted. Resume with: gan-train ckpt_path={cfg.paths.output_dir}", file=sys.stderr)
         sys.exit(130)
     except Exception as err:
-        user_error = find_user_error(err)
-        if user_error is None:
+        reported = find_reported_error(err)
+        if reported is None:
             raise
-        print(f"error: {user_error}", file=sys.stderr)
-        sys.exit(2)
+        print(f"error: {reported}", file=sys.stderr)
+        sys.exit(reported.exit_code)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,7 @@ from tests.conftest import compose_train
 from tests.test_image_folder import make_folder
 
 GROUP_OPTIONS = sorted(
-    (group.name, option.stem)
-    for group in CONF_DIR.iterdir()
-    if group.is_dir()
-    for option in group.glob("*.yaml")
+    (group.name, option.stem) for group in CONF_DIR.iterdir() if group.is_dir() for option in group.glob("*.yaml")
 )
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 

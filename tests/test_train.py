@@ -60,9 +60,7 @@ def test_short_run_trains_and_writes_outputs(tmp_path):
 
     hparams = (tmp_path / "tensorboard" / "hparams.yaml").read_text()
     assert "embedded MNIST test split" in hparams and "lr: 0.0002" in hparams
-    session = HParamsPluginData.FromString(
-        events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
-    )
+    session = HParamsPluginData.FromString(events.PluginTagToContent("hparams")["_hparams_/session_start_info"])
     logged = session.session_start_info.hparams
     assert logged["model/g_optimizer/lr"].number_value == 2e-4
     assert "embedded" in logged["data/source"].string_value

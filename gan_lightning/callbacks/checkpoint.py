@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 from pathlib import Path
@@ -21,8 +20,8 @@ class LastCheckpoint(Callback):
     at the end of training, and when the user presses Ctrl-C.
 
     The first Ctrl-C asks training to stop after the current (D, G) iteration, so the
-    checkpoint holds a consistent state; a second Ctrl-C aborts at once. Each save goes to a
-    temporary file renamed over ``last.ckpt``, so the previous one survives a failed write.
+    checkpoint holds a consistent state; a second Ctrl-C aborts at once. Writes are atomic
+    through ``AtomicCheckpointIO`` (configured on the trainer).
     """
 
     def __init__(self, dirpath: str, every_n_steps: int = 500) -> None:
@@ -45,9 +44,7 @@ class LastCheckpoint(Callback):
         if self._stop_requested:
             raise KeyboardInterrupt
         self._stop_requested = True
-        log.warning(
-            "Ctrl-C: stopping after this iteration and saving %s (Ctrl-C again to abort now)", self.path
-        )
+        log.warning("Ctrl-C: stopping after this iteration and saving %s (Ctrl-C again to abort now)", self.path)
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args: Any) -> None:
         # Every rank must stop at the same iteration, or DDP would hang in its next all-reduce.
@@ -76,9 +73,5 @@ class LastCheckpoint(Callback):
     def save(self, trainer: Trainer) -> None:
         if trainer.fast_dev_run or trainer.sanity_checking or self._last_saved_step == trainer.global_step:
             return
-        tmp = self.dirpath / f".{LAST}.tmp"
-        trainer.save_checkpoint(tmp, weights_only=False)  # collective; only global rank 0 writes
-        if trainer.is_global_zero:
-            os.replace(tmp, self.path)
-        trainer.strategy.barrier("last_checkpoint")
+        trainer.save_checkpoint(self.path, weights_only=False)  # collective; only global rank 0 writes
         self._last_saved_step = trainer.global_step

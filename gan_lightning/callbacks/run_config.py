@@ -16,6 +16,10 @@ class LogRunConfig(Callback):
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
 
+    def state_dict(self) -> dict[str, Any]:
+        # Saved in each checkpoint, so a resume can name the settings that changed.
+        return {"config": self.config}
+
     def _params(self, trainer: Trainer) -> dict[str, Any]:
         return {**self.config, "data/source": getattr(trainer.datamodule, "source", "")}
 

@@ -43,9 +43,7 @@ class ShuffledBatches:
         return len(self.images) // self.world_size // self.batch_size
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        order = torch.randperm(
-            len(self.images), generator=torch.Generator().manual_seed(self.seed + self.epoch)
-        )
+        order = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(self.seed + self.epoch))
         order = order[self.rank :: self.world_size]
         for i in range(self.consumed, len(self)):
             index = order[i * self.batch_size : (i + 1) * self.batch_size]

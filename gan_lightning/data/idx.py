@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gan_lightning.errors import UserError
+
 _UBYTE = 0x08
 
 
@@ -15,11 +17,14 @@ def read_idx_images(path: str | Path) -> torch.Tensor:
     """Return the uint8 images of an ``*-idx3-ubyte[.gz]`` file as an (N, H, W) tensor."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as err:  # unreadable, or a gzip stream cut short
+        raise UserError(f"{path}: cannot be read ({type(err).__name__}: {err})") from err
     if len(data) < 16 or data[:2] != b"\0\0" or data[2] != _UBYTE or data[3] != 3:
-        raise ValueError(f"{path}: not an IDX file of uint8 images (bad header)")
+        raise UserError(f"{path}: not an IDX file of uint8 images (bad header)")
     n, h, w = (int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(3))
     if len(data) != 16 + n * h * w:
-        raise ValueError(f"{path}: truncated, expected {n} images of {h}x{w}")
+        raise UserError(f"{path}: truncated, expected {n} images of {h}x{w}")
     return torch.from_numpy(np.frombuffer(data, dtype=np.uint8, offset=16).reshape(n, h, w).copy())

@@ -72,9 +72,7 @@ def decode_all(
     files: list[Path], image_size: int, channels: int, out: np.ndarray, num_workers: int
 ) -> tuple[int, list[str]]:
     """Fill ``out`` with the decodable images in order; return their count and the failures."""
-    loader = DataLoader(
-        _Decode(files, image_size, channels), batch_size=64, num_workers=num_workers, collate_fn=list
-    )
+    loader = DataLoader(_Decode(files, image_size, channels), batch_size=64, num_workers=num_workers, collate_fn=list)
     count, failures = 0, []
     with tqdm(total=len(files), desc=f"Decoding images to {image_size}x{image_size}", unit="img") as bar:
         for batch in loader:

@@ -13,9 +13,7 @@ class MLPGenerator(nn.Module):
     meaning momentum, but the second positional argument is eps; ``bn_eps=0.8`` reproduces it.
     """
 
-    def __init__(
-        self, latent_dim: int = 100, channels: int = 1, image_size: int = 28, bn_eps: float = 1e-5
-    ) -> None:
+    def __init__(self, latent_dim: int = 100, channels: int = 1, image_size: int = 28, bn_eps: float = 1e-5) -> None:
         super().__init__()
         self.image_shape = (channels, image_size, image_size)
 

@@ -1,0 +1,268 @@
+"""No lost runs, clear errors, honest failure."""
+
+import logging
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch import Callback
+
+import gan_lightning.checkpoint_io as checkpoint_io
+from gan_lightning.checkpoint_io import AtomicCheckpointIO
+from gan_lightning.errors import TrainingError, UserError
+from gan_lightning.train import train
+from tests.conftest import compose_train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def last_ckpt(run_dir: Path) -> dict:
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+
+
+# --- atomic checkpoints ------------------------------------------------------------------
+
+
+def test_checkpoint_io_refuses_nan_weights_and_keeps_the_old_file(tmp_path):
+    path = tmp_path / "last.ckpt"
+    io = AtomicCheckpointIO()
+    io.save_checkpoint({"global_step": 1, "state_dict": {"w": torch.ones(3)}}, path)
+    before = path.read_bytes()
+    with pytest.raises(TrainingError, match="step 2: w holds NaN or Inf"):
+        io.save_checkpoint({"global_step": 2, "state_dict": {"w": torch.tensor([1.0, float("nan")])}}, path)
+    assert path.read_bytes() == before
+
+
+def test_a_full_disk_during_training_raises_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    real_save, calls = torch.save, []
+
+    def save_then_fill_the_disk(obj, f):
+        calls.append(obj["global_step"])
+        if len(calls) == 1:
+            return real_save(obj, f)
+        f.write(b"half a checkpoint")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint_io.torch, "save", save_then_fill_the_disk)
+    cfg = compose_train(tmp_path, "trainer.max_steps=30", "callbacks.last_checkpoint.every_n_steps=10", "logger=none")
+    with pytest.raises(TrainingError, match="No space left on device; the previous one is kept"):
+        train(cfg)
+    monkeypatch.undo()
+    assert last_ckpt(tmp_path)["global_step"] == 10  # the first save, whole and loadable
+    assert not list((tmp_path / "checkpoints").glob(".*.tmp"))
+
+
+def gan_train(cwd: Path, *overrides: str) -> subprocess.Popen:
+    args = [sys.executable, "-m", "gan_lightning.train", "data.download=false", *overrides]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_killed_at_random_moments_the_run_resumes_and_finishes(tmp_path):
+    run_dir, total = tmp_path / "run", 300
+    settings = [
+        f"trainer.max_steps={total}",
+        "callbacks.last_checkpoint.every_n_steps=2",  # saves all the time, so kills land mid-write
+        "trainer.enable_progress_bar=false",
+    ]
+    rng = random.Random(7)
+    proc = gan_train(tmp_path, f"hydra.run.dir={run_dir}", *settings)
+    for _ in range(3):
+        deadline = time.monotonic() + 60
+        while not (run_dir / "checkpoints" / "last.ckpt").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.2, 1.5))
+        proc.kill()  # SIGKILL: no handler runs, nothing is flushed
+        proc.wait()
+        step = last_ckpt(run_dir)["global_step"]  # loads: never half-written
+        assert 0 < step < total
+        proc = gan_train(tmp_path, f"ckpt_path={run_dir}", *settings)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    assert last_ckpt(run_dir)["global_step"] == total
+
+
+# --- divergence ----------------------------------------------------------------------------
+
+
+class PoisonGenerator(Callback):
+    """Fills the generator's weights with NaN at the end of ``step``, as a diverged update would."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, *args) -> None:
+        if trainer.global_step == self.step:
+            with torch.no_grad():
+                for parameter in pl_module.generator.parameters():
+                    parameter.fill_(float("nan"))
+
+
+POISON = ["+callbacks.poison._target_=tests.test_hardening.PoisonGenerator", "+callbacks.poison.step=10"]
+
+
+def test_nan_stops_training_naming_step_and_loss_and_keeps_the_good_checkpoint(tmp_path):
+    cfg = compose_train(tmp_path, "trainer.max_steps=50", "callbacks.last_checkpoint.every_n_steps=5", *POISON)
+    with pytest.raises(TrainingError, match=r"step 11: train/d_loss is nan"):
+        train(cfg)
+    saved = last_ckpt(tmp_path)
+    assert saved["global_step"] == 10
+    assert all(torch.isfinite(v).all() for v in saved["state_dict"].values() if v.is_floating_point())
+
+
+def test_nan_weights_are_never_saved_even_unguarded(tmp_path):
+    overrides = [
+        "trainer.max_steps=50",
+        "callbacks.last_checkpoint.every_n_steps=5",
+        "~callbacks.divergence_guard",
+    ]
+    with pytest.raises(TrainingError, match="step 15: generator.* holds NaN or Inf; not saved over"):
+        train(compose_train(tmp_path, *overrides, *POISON))
+    assert last_ckpt(tmp_path)["global_step"] == 10
+
+
+def test_nan_on_the_command_line_is_one_line_and_exit_status_1(tmp_path):
+    proc = gan_train(tmp_path, "trainer.max_steps=50", *POISON)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert err.strip().splitlines()[-1].startswith("error: step 11: train/d_loss is nan")
+    assert "Traceback" not in err
+
+
+def test_a_discriminator_that_wins_outright_is_warned_about_once(tmp_path, caplog):
+    # A floor of 1.0 counts every step as starved: the warning must come after `patience`.
+    guard = ["callbacks.divergence_guard.d_fake_floor=1.0", "callbacks.divergence_guard.patience=5"]
+    with caplog.at_level(logging.WARNING):
+        train(compose_train(tmp_path, "trainer.max_steps=12", "logger=none", *guard))
+    warnings = [r.getMessage() for r in caplog.records if "discriminator wins outright" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].startswith("step 5:")
+
+
+# --- bad configuration -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model.g_optimizer.lr=-0.1", "model.g_optimizer.lr=-0.1: must be positive"),
+        (
+            "model.d_optimizer.betas=[0.5,1.0]",
+            r"model.d_optimizer.betas=\[0.5, 1.0\]: each must be in \[0, 1\)",
+        ),
+        ("data.batch_size=0", "data.batch_size=0: must be at least 1"),
+    ],
+)
+def test_bad_values_are_refused_before_training(tmp_path, override, message):
+    with pytest.raises(UserError, match=message):
+        train(compose_train(tmp_path, override))
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_an_unknown_experiment_is_named(tmp_path):
+    proc = gan_train(tmp_path, "experiment=mnist_gann")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "Could not find 'experiment/mnist_gann'" in err
+    assert "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("finished")
+    train(compose_train(run_dir, "trainer.max_steps=10", "logger=none"))
+    return run_dir
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["model.latent_dim=64"], "model.latent_dim=100 there, 64 here"),
+        (["data.image_size=32"], "model.generator.image_size=28 there, 32 here"),
+        (["experiment=mnist_dcgan32"], "model.generator._target_=gan_lightning.models.MLPGenerator there"),
+    ],
+)
+def test_a_checkpoint_of_other_networks_is_refused_naming_the_mismatch(tmp_path, finished_run, overrides, message):
+    with pytest.raises(UserError, match=message):
+        train(compose_train(tmp_path, f"ckpt_path={finished_run}", "trainer.max_steps=20", *overrides))
+
+
+def test_a_corrupt_checkpoint_is_refused(tmp_path):
+    (tmp_path / "bad.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="not a readable checkpoint"):
+        train(compose_train(tmp_path, f"ckpt_path={tmp_path / 'bad.ckpt'}"))
+
+
+# --- resume edge cases ---------------------------------------------------------------------
+
+
+def test_resuming_a_finished_run_says_so(tmp_path, finished_run, caplog):
+    before = (finished_run / "checkpoints" / "last.ckpt").read_bytes()
+    with caplog.at_level(logging.WARNING):
+        assert train(compose_train(finished_run, f"ckpt_path={finished_run}", "trainer.max_steps=10")) == {}
+    assert any("already at step 10 of trainer.max_steps=10" in r.getMessage() for r in caplog.records)
+    assert (finished_run / "checkpoints" / "last.ckpt").read_bytes() == before
+
+
+def test_resuming_with_changed_settings_names_them_and_applies_them(tmp_path, caplog):
+    run_dir = tmp_path / "run"
+    train(compose_train(run_dir, "trainer.max_steps=10", "logger=none"))
+    with caplog.at_level(logging.WARNING):
+        train(compose_train(run_dir, f"ckpt_path={run_dir}", "trainer.max_steps=15", "model.g_optimizer.lr=1e-4"))
+    (warning,) = [r.getMessage() for r in caplog.records if "changed settings" in r.getMessage()]
+    assert "model.g_optimizer.lr 0.0002 -> 0.0001" in warning and "max_steps" not in warning
+    groups = last_ckpt(run_dir)["optimizer_states"][0]["param_groups"]
+    assert groups[0]["lr"] == 1e-4
+
+
+# --- bad data ------------------------------------------------------------------------------
+
+
+def test_unreadable_and_truncated_mnist_files_get_one_line(tmp_path, monkeypatch):
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "train-images-idx3-ubyte").write_bytes(b"\0\0\x08\x03" + (100).to_bytes(4, "big") * 3 + b"short")
+    with pytest.raises(UserError, match="train-images-idx3-ubyte: truncated, expected 100 images"):
+        train(compose_train(tmp_path))
+    (raw / "train-images-idx3-ubyte").write_bytes(b"x" * 100)
+    real_open = open
+
+    def no_permission(path, *args, **kwargs):
+        if str(path).endswith("-ubyte"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", no_permission)
+    with pytest.raises(UserError, match="cannot be read .PermissionError"):
+        train(compose_train(tmp_path))
+    assert not (tmp_path / "checkpoints").exists()  # nothing half-written
+
+
+def test_an_unreadable_image_is_skipped_and_named(tmp_path, monkeypatch, caplog):
+    from PIL import Image
+
+    from tests.test_image_folder import make_folder
+
+    make_folder(tmp_path / "faces")
+    real_open = Image.open
+
+    def locked(path, *args, **kwargs):
+        if Path(path).name == "img001.webp":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", locked)
+    overrides = [
+        "data=image_folder",
+        f"data.root={tmp_path / 'faces'}",
+        "data.num_workers=0",
+        "data.image_size=32",
+    ]
+    with caplog.at_level(logging.WARNING):
+        train(compose_train(tmp_path, *overrides, "data.batch_size=4", "model=dcgan", "debug=fdr"))
+    (warning,) = [r.getMessage() for r in caplog.records if "Skipped" in r.getMessage()]
+    assert "Skipped 3 of 14 images" in warning
