@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import warnings
 from datetime import datetime
@@ -24,13 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch import Callback, Trainer, seed_everything
+from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.callbacks import LastCheckpoint, LogRunConfig
 from gan_lightning.checks import check_config, check_resume, load_checkpoint
 from gan_lightning.errors import UserError, find_reported_error
+from gan_lightning.sweep import objective, write_result
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +86,10 @@ def _instantiate_all(group: DictConfig | None) -> list[Any]:
     return [instantiate(node) for node in (group or {}).values() if node and "_target_" in node]
 
 
+def _in_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Build everything from ``cfg``, fit, and return the final logged metrics."""
     check_config(cfg)
@@ -100,6 +109,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     callbacks.append(LogRunConfig(run_config))
     loggers = _instantiate_all(cfg.get("logger"))
     trainer: Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    if _in_multirun() and isinstance(trainer.strategy.launcher, _SubprocessScriptLauncher):
+        raise UserError(
+            "-m with a multi-process trainer: Lightning would start this command again per process, "
+            "sweep and all. Sweep with one process per run (trainer=gpu), or launch the sweep on a "
+            "cluster with hydra/launcher=submitit_slurm, where each run gets its own processes"
+        )
 
     with warnings.catch_warnings():
         if ckpt_path:
@@ -114,18 +129,31 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> float:
+    """Train, record ``result.json`` in the run directory, return the objective for sweepers."""
+    hydra_cfg = HydraConfig.get()
+    run_dir, overrides = Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task)
     try:
-        train(cfg)
+        metrics = train(cfg)
     except KeyboardInterrupt:
-        print(f"Interrupted. Resume with: gan-train ckpt_path={cfg.paths.output_dir}", file=sys.stderr)
+        print(f"Interrupted. Resume with: gan-train ckpt_path={run_dir}", file=sys.stderr)
         sys.exit(130)
     except Exception as err:
         reported = find_reported_error(err)
+        if _in_multirun():  # one failed run must not end the sweep: record it and go on
+            if reported is None:
+                log.exception("run %s failed", run_dir)
+            message = str(reported) if reported else f"{type(err).__name__}: {err}"
+            write_result(run_dir, overrides, {}, math.inf, message, cfg.optimized_metric)
+            print(f"error: {message}", file=sys.stderr)
+            return math.inf
         if reported is None:
             raise
         print(f"error: {reported}", file=sys.stderr)
         sys.exit(reported.exit_code)
+    value = objective(metrics, cfg.optimized_metric)
+    write_result(run_dir, overrides, metrics, value, "", cfg.optimized_metric)
+    return value
 
 
 if __name__ == "__main__":
