@@ -18,6 +18,9 @@ RESUME_MAY_CHANGE = ("ckpt_path", "paths.", "callbacks.", "logger.", "trainer.ma
 
 def check_config(cfg: DictConfig) -> None:
     """Refuse values no run can use, before data or models are built."""
+    seed = cfg.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise UserError(f"seed={seed}: must be an integer (0 included); it fixes the weights, the data order and z")
     for name in ("g_optimizer", "d_optimizer"):
         optimizer = cfg.model.get(name) or {}
         lr, betas = optimizer.get("lr"), optimizer.get("betas")

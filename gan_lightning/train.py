@@ -30,6 +30,7 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch import Callback, Trainer, seed_everything
 from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.callbacks import LastCheckpoint, LogRunConfig
@@ -90,8 +91,9 @@ def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
-    """Build everything from ``cfg``, fit, and return the final logged metrics."""
+def train(cfg: DictConfig, extra_callbacks: list[Callback] = ()) -> dict[str, float]:
+    """Build everything from ``cfg`` (plus ``extra_callbacks``), fit, and return the final
+    logged metrics."""
     check_config(cfg)
     ckpt_path = checkpoint_file(cfg.get("ckpt_path"))
     if ckpt_path:
@@ -99,14 +101,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if finished:
             log.warning("Nothing to do: the run in %s is %s", ckpt_path, finished)
             return {}
-    if cfg.get("seed") is not None:
-        seed_everything(cfg.seed, workers=True)
+    seed_everything(cfg.seed, workers=True)
 
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model, _recursive_=False)
     callbacks: list[Callback] = _instantiate_all(cfg.get("callbacks"))
     run_config = OmegaConf.to_container(cfg, resolve=True)
-    callbacks.append(LogRunConfig(run_config))
+    callbacks += [LogRunConfig(run_config), *extra_callbacks]
     loggers = _instantiate_all(cfg.get("logger"))
     trainer: Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     if _in_multirun() and isinstance(trainer.strategy.launcher, _SubprocessScriptLauncher):
@@ -152,7 +153,10 @@ def main(cfg: DictConfig) -> float:
         print(f"error: {reported}", file=sys.stderr)
         sys.exit(reported.exit_code)
     value = objective(metrics, cfg.optimized_metric)
-    write_result(run_dir, overrides, metrics, value, "", cfg.optimized_metric)
+    # Empty metrics: a resumed run had nothing left to do, its result stands. Under DDP the
+    # process of global rank 0 speaks for the run.
+    if metrics and rank_zero_only.rank == 0:
+        write_result(run_dir, overrides, metrics, value, "", cfg.optimized_metric)
     return value
 
 

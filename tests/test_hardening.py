@@ -156,6 +156,7 @@ def test_a_discriminator_that_wins_outright_is_warned_about_once(tmp_path, caplo
             r"model.d_optimizer.betas=\[0.5, 1.0\]: each must be in \[0, 1\)",
         ),
         ("data.batch_size=0", "data.batch_size=0: must be at least 1"),
+        ("seed=null", "seed=None: must be an integer"),
     ],
 )
 def test_bad_values_are_refused_before_training(tmp_path, override, message):
