@@ -24,6 +24,7 @@ import resource
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import torch
@@ -142,8 +143,9 @@ def main(argv: list[str] | None = None) -> None:
     context = mp.get_context("spawn")
     for round_ in range(args.repeats):
         for mode in MODES:
-            with context.Pool(1) as pool:
-                result = pool.apply(_measure, (mode, args.overrides, args.warmup, args.steps, args.workers))
+            # A fresh process per measurement: no warm caches, and its own peak RSS.
+            with ProcessPoolExecutor(1, mp_context=context) as pool:
+                result = pool.submit(_measure, mode, args.overrides, args.warmup, args.steps, args.workers).result()
             results[mode].append(result)
             print(f"round {round_ + 1}/{args.repeats} {mode}: {result[0]:.0f} images/s", flush=True)
 
