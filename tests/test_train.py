@@ -91,3 +91,24 @@ def test_each_rank_and_step_draws_its_own_noise():
     assert torch.equal(noise(0, 7), noise(0, 7))  # a resumed step draws the same z
     assert not torch.equal(noise(0, 7), noise(1, 7))  # DDP ranks differ
     assert not torch.equal(noise(0, 7), noise(0, 8))  # steps differ
+
+
+def test_gpu_options_run_on_the_cpu(tmp_path):
+    """bf16 autocast, NHWC convolutions, fused Adam and device-resident data: each path trains."""
+    options = [
+        "experiment=mnist_dcgan32",
+        "data.batch_size=16",
+        "trainer.max_steps=4",
+        "trainer.log_every_n_steps=2",
+        "trainer.precision=bf16-mixed",
+        "model.channels_last=true",
+        "+model.g_optimizer.fused=true",
+        "+model.d_optimizer.fused=true",
+        "data.on_device=true",
+        "logger=none",
+    ]
+    metrics = train(compose_train(tmp_path, *options))
+    assert all(math.isfinite(metrics[name]) for name in SCALARS)
+    trained = GANModule.load_from_checkpoint(tmp_path / "checkpoints" / "last.ckpt")
+    conv = trained.discriminator.net[2].weight  # 64 -> 128 channels: the two layouts differ
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()

@@ -52,7 +52,7 @@ class ShuffledBatches:
                 # batch does not matter to training.
                 yield torch.from_numpy(self.images[np.sort(index.numpy())])
             else:
-                yield self.images[index]
+                yield self.images[index.to(self.images.device)]
 
     def mark_consumed(self) -> None:
         self.consumed += 1

@@ -106,8 +106,9 @@ class ImageFolderDataModule(ImageDataModule):
         cache_dir: str = "data/cache",
         num_workers: int = 2,
         seed: int = 0,
+        on_device: bool = False,
     ) -> None:
-        super().__init__(batch_size, seed)
+        super().__init__(batch_size, seed, on_device)
         if not root:
             raise UserError("data.root is not set: pass the folder of images, e.g. data.root=/datasets/faces")
         if channels not in (1, 3):

@@ -45,8 +45,9 @@ class MNISTDataModule(ImageDataModule):
         channels: int = 1,
         download: bool = True,
         seed: int = 0,
+        on_device: bool = False,
     ) -> None:
-        super().__init__(batch_size, seed)
+        super().__init__(batch_size, seed, on_device)
         if channels not in (1, 3):
             raise UserError(f"data.channels={channels}: {self.dataset_name} can be given 1 or 3 channels")
         self.root = Path(root)
