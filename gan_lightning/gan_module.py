@@ -56,6 +56,8 @@ class GANModule(LightningModule):
         num_fixed_samples: int = 64,
         seed: int = 0,
         channels_last: bool = False,
+        compile: bool = False,
+        compile_backend: str = "inductor",
     ) -> None:
         super().__init__()
         self.save_hyperparameters(
@@ -68,6 +70,8 @@ class GANModule(LightningModule):
                 "num_fixed_samples": num_fixed_samples,
                 "seed": seed,
                 "channels_last": channels_last,
+                "compile": compile,
+                "compile_backend": compile_backend,
             },
             logger=False,
         )
@@ -82,6 +86,12 @@ class GANModule(LightningModule):
         # weights change layout, so the MLP networks are unaffected.
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.to(memory_format=self.memory_format)
+        if compile:
+            # Each network's forward is compiled in place (state_dict keys unchanged), not the
+            # training step: toggle_optimizer's requires_grad flips stay plain Python, and the
+            # compiled D keeps one graph per requires_grad state instead of failing.
+            self.generator.compile(backend=compile_backend)
+            self.discriminator.compile(backend=compile_backend)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.generator(z)

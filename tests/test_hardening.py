@@ -105,10 +105,12 @@ class PoisonGenerator(Callback):
 
 
 POISON = ["+callbacks.poison._target_=tests.test_hardening.PoisonGenerator", "+callbacks.poison.step=10"]
+EVERY_STEP = "callbacks.divergence_guard.every_n_steps=1"
 
 
 def test_nan_stops_training_naming_step_and_loss_and_keeps_the_good_checkpoint(tmp_path):
-    cfg = compose_train(tmp_path, "trainer.max_steps=50", "callbacks.last_checkpoint.every_n_steps=5", *POISON)
+    saves = "callbacks.last_checkpoint.every_n_steps=5"
+    cfg = compose_train(tmp_path, "trainer.max_steps=50", saves, EVERY_STEP, *POISON)
     with pytest.raises(TrainingError, match=r"step 11: train/d_loss is nan"):
         train(cfg)
     saved = last_ckpt(tmp_path)
@@ -128,7 +130,7 @@ def test_nan_weights_are_never_saved_even_unguarded(tmp_path):
 
 
 def test_nan_on_the_command_line_is_one_line_and_exit_status_1(tmp_path):
-    proc = gan_train(tmp_path, "trainer.max_steps=50", *POISON)
+    proc = gan_train(tmp_path, "trainer.max_steps=50", EVERY_STEP, *POISON)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1
     assert err.strip().splitlines()[-1].startswith("error: step 11: train/d_loss is nan")
@@ -137,7 +139,7 @@ def test_nan_on_the_command_line_is_one_line_and_exit_status_1(tmp_path):
 
 def test_a_discriminator_that_wins_outright_is_warned_about_once(tmp_path, caplog):
     # A floor of 1.0 counts every step as starved: the warning must come after `patience`.
-    guard = ["callbacks.divergence_guard.d_fake_floor=1.0", "callbacks.divergence_guard.patience=5"]
+    guard = ["callbacks.divergence_guard.d_fake_floor=1.0", "callbacks.divergence_guard.patience=5", EVERY_STEP]
     with caplog.at_level(logging.WARNING):
         train(compose_train(tmp_path, "trainer.max_steps=12", "logger=none", *guard))
     warnings = [r.getMessage() for r in caplog.records if "discriminator wins outright" in r.getMessage()]

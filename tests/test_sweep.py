@@ -66,7 +66,8 @@ def test_a_2x2_grid_gives_four_runs_four_tensorboard_runs_and_a_summary(tmp_path
 @pytest.mark.slow
 def test_failed_runs_are_recorded_and_the_sweep_goes_on(tmp_path):
     poison = ["+callbacks.poison._target_=tests.test_hardening.PoisonGenerator", "+callbacks.poison.step=2,100"]
-    result = gan_train(tmp_path, "-m", "data.batch_size=0,64", *poison, *TINY)
+    guard = "callbacks.divergence_guard.every_n_steps=1"
+    result = gan_train(tmp_path, "-m", "data.batch_size=0,64", *poison, guard, *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = summary_rows(the_sweep(tmp_path))
     assert [row["status"] for row in rows] == ["ok", "failed", "failed", "failed"]

@@ -29,7 +29,7 @@ class DivergenceGuard(Callback):
     where that matters, at the price of noticing a divergence later.
     """
 
-    def __init__(self, every_n_steps: int = 1, d_fake_floor: float = 0.01, patience: int = 200) -> None:
+    def __init__(self, every_n_steps: int = 10, d_fake_floor: float = 0.01, patience: int = 200) -> None:
         self.every_n_steps = every_n_steps
         self.d_fake_floor = d_fake_floor
         self.patience = patience
