@@ -80,7 +80,8 @@ def check_resume(cfg: DictConfig, path: str, checkpoint: dict[str, Any]) -> str 
 
 def _finished(cfg: DictConfig, checkpoint: dict[str, Any]) -> str | None:
     step = checkpoint.get("global_step", 0)
-    epochs = checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["completed"]
+    progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {})
+    epochs = progress.get("current", {}).get("completed", 0)
     max_steps, max_epochs = cfg.trainer.get("max_steps", -1), cfg.trainer.get("max_epochs")
     if max_steps is not None and max_steps >= 0 and step >= max_steps:
         return f"already at step {step} of trainer.max_steps={max_steps}; raise it to train on"

@@ -119,3 +119,9 @@ def test_bad_folders_get_one_clear_error(tmp_path, setup, message):
     with pytest.raises(UserError, match=message) as err:
         datamodule(tmp_path, num_workers=0).setup("fit")
     assert "\n" not in str(err.value) and "faces" in str(err.value)
+
+
+def test_an_unwritable_cache_dir_is_one_clear_error(tmp_path, faces):
+    (tmp_path / "cache").write_text("a file where the cache folder should be")
+    with pytest.raises(UserError, match="data.cache_dir=.*cache: cannot write the cache"):
+        datamodule(tmp_path, num_workers=0).setup("fit")

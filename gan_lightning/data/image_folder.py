@@ -124,7 +124,7 @@ class ImageFolderDataModule(ImageDataModule):
         self._prepared: tuple[np.ndarray, dict] | None = None
 
     def cache_paths(self, files: list[Path]) -> tuple[Path, Path]:
-        stats = [(str(p.relative_to(self.root)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+        stats = [(str(p.relative_to(self.root)), st.st_size, st.st_mtime_ns) for p in files for st in [p.stat()]]
         key = json.dumps([str(self.root.resolve()), self.image_size, self.channels, stats])
         stem = f"{self.root.resolve().name}-{self.image_size}px-{self.channels}ch-"
         stem += hashlib.sha1(key.encode()).hexdigest()[:16]
@@ -152,7 +152,13 @@ class ImageFolderDataModule(ImageDataModule):
         files = list_images(self.root)
         array_path, meta_path = self.cache_paths(files)
         if not meta_path.is_file():  # the metadata is written last: its presence means complete
-            self._build_cache(files, array_path, meta_path)
+            try:
+                self._build_cache(files, array_path, meta_path)
+            except OSError as err:
+                raise UserError(
+                    f"data.cache_dir={self.cache_dir}: cannot write the cache ({err}); "
+                    "point data.cache_dir elsewhere or set data.cache=false"
+                ) from err
         meta = json.loads(meta_path.read_text())
         return np.load(array_path, mmap_mode="r")[: meta["count"]], meta
 
