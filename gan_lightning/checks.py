@@ -63,6 +63,8 @@ def check_resume(cfg: DictConfig, path: str, checkpoint: dict[str, Any]) -> str 
         for k in sorted(wanted | found)
         if wanted.get(k) != found.get(k)
     ]
+    if bool(saved.get("ema_decay")) != bool(model.get("ema_decay")):
+        mismatches.append(f"model.ema_decay={saved.get('ema_decay')} there, {model.get('ema_decay')} here")
     if mismatches:
         raise UserError(f"ckpt_path={path} holds other networks than this run builds: {'; '.join(mismatches)}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -58,6 +59,7 @@ class GANModule(LightningModule):
         channels_last: bool = False,
         compile: bool = False,
         compile_backend: str = "inductor",
+        ema_decay: float | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(
@@ -72,6 +74,7 @@ class GANModule(LightningModule):
                 "channels_last": channels_last,
                 "compile": compile,
                 "compile_backend": compile_backend,
+                "ema_decay": ema_decay,
             },
             logger=False,
         )
@@ -82,6 +85,10 @@ class GANModule(LightningModule):
         self.discriminator = instantiate(self.hparams.discriminator)
         fixed = torch.randn(num_fixed_samples, latent_dim, generator=torch.Generator().manual_seed(seed))
         self.register_buffer("fixed_noise", fixed)
+        # An exponential moving average of G's weights: a submodule, so it is checkpointed and
+        # resumed with the rest; never trained, only updated after each generator step.
+        self.ema_decay = ema_decay
+        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if ema_decay else None
         # NHWC convolutions: faster on tensor-core GPUs (with mixed precision); only 4-d
         # weights change layout, so the MLP networks are unaffected.
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -104,6 +111,16 @@ class GANModule(LightningModule):
             settings = instantiate(config)([torch.zeros(1)]).param_groups[0]
             for group in optimizer.optimizer.param_groups:
                 group.update({key: value for key, value in settings.items() if key != "params"})
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """ema <- decay * ema + (1 - decay) * weights; BatchNorm statistics are copied."""
+        ema, live = self.generator_ema.state_dict(), self.generator.state_dict()
+        floats = [name for name, value in ema.items() if value.is_floating_point() and "running_" not in name]
+        torch._foreach_lerp_([ema[n] for n in floats], [live[n] for n in floats], 1.0 - self.ema_decay)
+        for name, value in ema.items():
+            if name not in floats:
+                value.copy_(live[name])
 
     def noise(self, n: int) -> torch.Tensor:
         """This step's z on this rank."""
@@ -142,6 +159,8 @@ class GANModule(LightningModule):
         self.manual_backward(g_loss)
         opt_g.step()
         self.untoggle_optimizer(opt_g)
+        if self.generator_ema is not None:
+            self.update_ema()
 
         # Probabilities are for reporting only; the losses use logits.
         metrics = {

@@ -187,6 +187,7 @@ def finished_run(tmp_path_factory) -> Path:
         (["model.latent_dim=64"], "model.latent_dim=100 there, 64 here"),
         (["data.image_size=32"], "model.generator.image_size=28 there, 32 here"),
         (["experiment=mnist_dcgan32"], "model.generator._target_=gan_lightning.models.MLPGenerator there"),
+        (["model.ema_decay=0.99"], "model.ema_decay=None there, 0.99 here"),
     ],
 )
 def test_a_checkpoint_of_other_networks_is_refused_naming_the_mismatch(tmp_path, finished_run, overrides, message):

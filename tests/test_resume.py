@@ -25,14 +25,16 @@ def last_checkpoint(run_dir: Path) -> dict:
 
 def test_resume_gives_the_same_weights_as_one_straight_run(tmp_path):
     straight, split = tmp_path / "straight", tmp_path / "split"
-    train(compose_train(straight, *SMALL, "trainer.max_steps=60"))
-    train(compose_train(split, *SMALL, "trainer.max_steps=30"))
+    ema = "model.ema_decay=0.9"  # the EMA generator is state that must survive too
+    train(compose_train(straight, *SMALL, ema, "trainer.max_steps=60"))
+    train(compose_train(split, *SMALL, ema, "trainer.max_steps=30"))
     halfway = last_checkpoint(split)
     assert halfway["global_step"] == 30
-    train(compose_train(split, *SMALL, "trainer.max_steps=60", f"ckpt_path={split}"))
+    train(compose_train(split, *SMALL, ema, "trainer.max_steps=60", f"ckpt_path={split}"))
 
     expected, resumed = last_checkpoint(straight), last_checkpoint(split)
     assert resumed["global_step"] == expected["global_step"] == 60
+    assert any(name.startswith("generator_ema.") for name in resumed["state_dict"])
     assert resumed["epoch"] == expected["epoch"] == 1
     assert expected["state_dict"].keys() == resumed["state_dict"].keys()
     for name, value in expected["state_dict"].items():

@@ -68,7 +68,8 @@ def test_short_run_trains_and_writes_outputs(tmp_path):
 
 def test_seed_zero_is_a_real_seed(tmp_path):
     def run(name: str, seed: int) -> dict[str, float]:
-        return train(compose_train(tmp_path / name, f"seed={seed}", "trainer.max_steps=3", "trainer.log_every_n_steps=1"))
+        overrides = [f"seed={seed}", "trainer.max_steps=3", "trainer.log_every_n_steps=1"]
+        return train(compose_train(tmp_path / name, *overrides))
 
     first, second, other = run("a", 0), run("b", 0), run("c", 1)
     assert first == second  # seed 0 fixes the run...
@@ -126,3 +127,19 @@ def test_compiled_networks_train_with_toggled_optimizers(tmp_path):
     assert counters["stats"]["unique_graphs"] >= 2  # G and D really went through Dynamo
     state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     assert "generator.net.0.weight" in state  # compiled in place: the checkpoint keys are unchanged
+
+
+def test_ema_generator_trails_the_generator_and_is_rendered(tmp_path):
+    overrides = ["model.ema_decay=0.9", "trainer.max_steps=20", "callbacks.fixed_noise_grid.every_n_steps=10"]
+    train(compose_train(tmp_path, *overrides))
+    state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    raw, ema = state["generator.net.0.weight"], state["generator_ema.net.0.weight"]
+    assert not torch.equal(raw, ema)
+    # Closer to the live weights than to where both started: it follows, with a lag.
+    seed_everything(0)
+    start = instantiate(compose_train(tmp_path, "model.ema_decay=0.9").model, _recursive_=False)
+    initial = start.generator.state_dict()["net.0.weight"]
+    assert (ema - raw).abs().mean() < (initial - raw).abs().mean()
+    assert (ema - initial).abs().mean() > 0
+    assert (tmp_path / "samples" / "step0000020_ema.png").is_file()
+    assert f"{TAG}_ema" in read_events(tmp_path).Tags()["images"]

@@ -16,8 +16,9 @@ TAG = "samples/fixed_noise"
 class FixedNoiseGrid(Callback):
     """Every ``every_n_steps`` iterations and at each epoch end, draws G(fixed_noise) in eval
     mode as an ``nrow``-wide grid: logged under ``samples/fixed_noise`` and saved as
-    ``<dirpath>/step<NNNNNNN>.png``. The noise is the module's ``fixed_noise`` buffer, so the
-    grids of a run, resumed or not, are comparable frame to frame.
+    ``<dirpath>/step<NNNNNNN>.png``; with an EMA generator, its grid too, under
+    ``samples/fixed_noise_ema`` and ``step<NNNNNNN>_ema.png``. The noise is the module's
+    ``fixed_noise`` buffer, so the grids of a run, resumed or not, are comparable frame to frame.
     """
 
     def __init__(self, dirpath: str, every_n_steps: int = 500, nrow: int = 8) -> None:
@@ -43,14 +44,17 @@ class FixedNoiseGrid(Callback):
         if trainer.fast_dev_run or not trainer.is_global_zero or step == self._last_step:
             return
         self._last_step = step
-        generator = pl_module.generator
-        was_training = generator.training
-        generator.eval()  # BatchNorm uses running statistics, so frames don't depend on batch mix
-        images = generator(pl_module.fixed_noise).float()
-        generator.train(was_training)
-        grid = make_grid(images, nrow=self.nrow, normalize=True, value_range=(-1, 1))
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_image(TAG, grid, global_step=step)
         self.dirpath.mkdir(parents=True, exist_ok=True)
-        save_image(grid, self.dirpath / f"step{step:07d}.png")
+        networks = {"": pl_module.generator, "_ema": getattr(pl_module, "generator_ema", None)}
+        for suffix, generator in networks.items():
+            if generator is None:
+                continue
+            was_training = generator.training
+            generator.eval()  # BatchNorm uses running statistics, so frames don't depend on batch mix
+            images = generator(pl_module.fixed_noise).float()
+            generator.train(was_training)
+            grid = make_grid(images, nrow=self.nrow, normalize=True, value_range=(-1, 1))
+            for logger in trainer.loggers:
+                if isinstance(logger, TensorBoardLogger):
+                    logger.experiment.add_image(TAG + suffix, grid, global_step=step)
+            save_image(grid, self.dirpath / f"step{step:07d}{suffix}.png")
