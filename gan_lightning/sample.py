@@ -1,0 +1,150 @@
+"""Write images from a trained generator.
+
+    gan-sample logs/train/runs/<run> grid                          # an 8x8 grid PNG
+    gan-sample logs/train/runs/<run> images --num 1000 --format npz   # uint8 (N, H, W, C)
+    gan-sample logs/train/runs/<run> images --num 16 --format png     # one PNG per sample
+    gan-sample logs/train/runs/<run> interpolate --steps 12 --format gif
+    gan-sample logs/train/runs/<run> progress                       # GIF of the fixed-noise grids
+
+The first argument is a run directory (its checkpoints/last.ckpt) or a checkpoint file.
+--seed fixes z; --ema samples the EMA generator. Files go to <run>/generated/ unless --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.utils import save_image
+
+from gan_lightning.errors import UserError
+from gan_lightning.gan_module import GANModule
+
+
+def resolve(target: str) -> tuple[Path, Path]:
+    """(checkpoint file, run directory) for a run directory or a checkpoint path."""
+    path = Path(target)
+    ckpt = path / "checkpoints" / "last.ckpt" if path.is_dir() else path
+    if not ckpt.is_file():
+        raise UserError(f"{target}: no checkpoint at {ckpt}")
+    return ckpt, (path if path.is_dir() else ckpt.parent.parent)
+
+
+def load_generator(ckpt: Path, ema: bool) -> tuple[torch.nn.Module, int]:
+    module = GANModule.load_from_checkpoint(ckpt, map_location="cpu", compile=False)
+    generator = module.generator_ema if ema else module.generator
+    if generator is None:
+        raise UserError(f"{ckpt}: trained without model.ema_decay, so there is no EMA generator")
+    return generator.eval(), module.latent_dim
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """[-1, 1] (N, C, H, W) floats -> uint8 (N, H, W, C)."""
+    pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return pixels.permute(0, 2, 3, 1).numpy()
+
+
+def to_pil(pixels: np.ndarray) -> list[Image.Image]:
+    return [Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image) for image in pixels]
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation: intermediate z keep the norm Gaussian samples have."""
+    omega = torch.arccos((a / a.norm() * b / b.norm()).sum().clamp(-1, 1))
+    if omega.abs() < 1e-6:
+        return (1 - t)[:, None] * a + t[:, None] * b
+    return (torch.sin((1 - t) * omega)[:, None] * a + torch.sin(t * omega)[:, None] * b) / torch.sin(omega)
+
+
+def save_gif(frames: list[Image.Image], path: Path, duration_ms: int) -> None:
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration_ms, loop=0)
+
+
+@torch.no_grad()
+def run(args: argparse.Namespace) -> list[Path]:
+    ckpt, run_dir = resolve(args.target)
+    out = Path(args.out) if args.out else run_dir / "generated"
+    out.mkdir(parents=True, exist_ok=True)
+    tag = f"seed{args.seed}" + ("_ema" if args.ema else "")
+    if args.mode == "progress":
+        grids = sorted(p for p in (run_dir / "samples").glob("step*.png") if not p.stem.endswith("_ema"))
+        if not grids:
+            raise UserError(f"{run_dir}: no fixed-noise grids in samples/")
+        path = out / "progress.gif"
+        save_gif([Image.open(p).convert("RGB") for p in grids], path, args.duration)
+        return [path]
+
+    generator, latent_dim = load_generator(ckpt, args.ema)
+    noise = torch.Generator().manual_seed(args.seed)
+    if args.mode == "grid":
+        images = generator(torch.randn(args.num or 64, latent_dim, generator=noise))
+        path = out / f"grid_{tag}.png"
+        save_image(images, path, nrow=args.nrow, normalize=True, value_range=(-1, 1))
+        return [path]
+    if args.mode == "images":
+        sizes = [min(256, args.num - start) for start in range(0, args.num, 256)]
+        batches = [generator(torch.randn(n, latent_dim, generator=noise)) for n in sizes]
+        pixels = to_uint8(torch.cat(batches))
+        if args.format == "npz":
+            path = out / f"samples_{tag}_{args.num}.npz"
+            np.savez_compressed(path, images=pixels)
+            return [path]
+        folder = out / f"samples_{tag}"
+        folder.mkdir(exist_ok=True)
+        paths = [folder / f"{i:05d}.png" for i in range(len(pixels))]
+        for image, path in zip(to_pil(pixels), paths, strict=True):
+            image.save(path)
+        return paths
+    # interpolate
+    ends = torch.randn(2, latent_dim, generator=noise)
+    z = slerp(ends[0], ends[1], torch.linspace(0, 1, args.steps))
+    images = generator(z)
+    if args.format == "png":
+        path = out / f"interpolation_{tag}.png"
+        save_image(images, path, nrow=args.steps, normalize=True, value_range=(-1, 1))
+        return [path]
+    path = out / f"interpolation_{tag}.gif"
+    frames = to_pil(to_uint8(images))
+    save_gif(frames, path, args.duration)
+    return [path]
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("target", help="a run directory or a checkpoint file")
+    parser.add_argument("mode", choices=["grid", "images", "interpolate", "progress"])
+    parser.add_argument("--seed", type=int, default=0, help="fixes z (default 0)")
+    parser.add_argument("--ema", action="store_true", help="sample the EMA generator")
+    parser.add_argument("--num", type=int, default=0, help="samples: grid 64, images 1000 by default")
+    parser.add_argument("--nrow", type=int, default=8, help="grid width")
+    parser.add_argument("--format", choices=["png", "npz", "gif"], default=None)
+    parser.add_argument("--steps", type=int, default=10, help="interpolation frames")
+    parser.add_argument("--duration", type=int, default=200, help="ms per GIF frame")
+    parser.add_argument("--out", default=None, help="output folder (default <run>/generated)")
+    args = parser.parse_args(argv)
+    if args.mode == "images":
+        args.num = args.num or 1000
+        args.format = args.format or "npz"
+        if args.format == "gif":
+            parser.error("images are written as png or npz")
+    if args.mode == "interpolate":
+        args.format = args.format or "gif"
+        if args.format == "npz":
+            parser.error("an interpolation is written as gif or png")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    try:
+        paths = run(args)
+    except UserError as err:
+        raise SystemExit(f"error: {err}") from None
+    print(paths[0] if len(paths) == 1 else f"{len(paths)} files in {paths[0].parent}")
+
+
+if __name__ == "__main__":
+    main()

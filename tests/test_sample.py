@@ -1,0 +1,61 @@
+"""gan-sample on a tiny trained run writes what it promises."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gan_lightning.sample import main
+from gan_lightning.train import train
+from tests.conftest import compose_train
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("run")
+    overrides = ["trainer.max_steps=20", "model.ema_decay=0.9", "callbacks.fixed_noise_grid.every_n_steps=5"]
+    train(compose_train(run, *overrides, "logger=none"))
+    return run
+
+
+def test_grid(run_dir, capsys):
+    main([str(run_dir), "grid", "--seed", "3"])
+    path = run_dir / "generated" / "grid_seed3.png"
+    assert capsys.readouterr().out.strip() == str(path)
+    assert Image.open(path).size == (8 * 28 + 9 * 2, 8 * 28 + 9 * 2)
+
+
+def test_images_as_npz_are_seeded_uint8(run_dir, tmp_path):
+    for out in ("a", "b"):
+        main([str(run_dir / "checkpoints" / "last.ckpt"), "images", "--num", "300", "--out", str(tmp_path / out)])
+    first, second = (np.load(tmp_path / out / "samples_seed0_300.npz")["images"] for out in ("a", "b"))
+    assert first.shape == (300, 28, 28, 1) and first.dtype == np.uint8
+    assert np.array_equal(first, second) and first.std() > 0
+
+
+def test_images_as_pngs_and_from_the_ema_generator(run_dir):
+    main([str(run_dir), "images", "--num", "5", "--format", "png", "--ema"])
+    files = sorted((run_dir / "generated" / "samples_seed0_ema").glob("*.png"))
+    assert [p.name for p in files] == [f"{i:05d}.png" for i in range(5)]
+    assert Image.open(files[0]).size == (28, 28)
+
+
+@pytest.mark.parametrize("fmt, frames", [("gif", 6), ("png", 1)])
+def test_interpolation(run_dir, fmt, frames):
+    main([str(run_dir), "interpolate", "--steps", "6", "--format", fmt])
+    image = Image.open(run_dir / "generated" / f"interpolation_seed0.{fmt}")
+    assert getattr(image, "n_frames", 1) == frames
+    if fmt == "png":
+        assert image.size[0] == 6 * 28 + 7 * 2  # one row of 6
+
+
+def test_progress_gif_has_one_frame_per_grid(run_dir):
+    main([str(run_dir), "progress"])
+    grids = [p for p in (run_dir / "samples").glob("step*.png") if not p.stem.endswith("_ema")]
+    assert Image.open(run_dir / "generated" / "progress.gif").n_frames == len(grids) == 5
+
+
+def test_bad_target_is_one_line(tmp_path):
+    with pytest.raises(SystemExit, match="error: .*nowhere: no checkpoint at"):
+        main([str(tmp_path / "nowhere"), "grid"])
