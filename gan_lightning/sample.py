@@ -20,17 +20,9 @@ import torch
 from PIL import Image
 from torchvision.utils import save_image
 
+from gan_lightning.callbacks.checkpoint import find_checkpoint, run_dir_of
 from gan_lightning.errors import UserError
 from gan_lightning.gan_module import GANModule
-
-
-def resolve(target: str) -> tuple[Path, Path]:
-    """(checkpoint file, run directory) for a run directory or a checkpoint path."""
-    path = Path(target)
-    ckpt = path / "checkpoints" / "last.ckpt" if path.is_dir() else path
-    if not ckpt.is_file():
-        raise UserError(f"{target}: no checkpoint at {ckpt}")
-    return ckpt, (path if path.is_dir() else ckpt.parent.parent)
 
 
 def load_generator(ckpt: Path, ema: bool) -> tuple[torch.nn.Module, int]:
@@ -65,7 +57,7 @@ def save_gif(frames: list[Image.Image], path: Path, duration_ms: int) -> None:
 
 @torch.no_grad()
 def run(args: argparse.Namespace) -> list[Path]:
-    ckpt, run_dir = resolve(args.target)
+    ckpt, run_dir = find_checkpoint(args.target), run_dir_of(args.target)
     out = Path(args.out) if args.out else run_dir / "generated"
     out.mkdir(parents=True, exist_ok=True)
     tag = f"seed{args.seed}" + ("_ema" if args.ema else "")

@@ -34,6 +34,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.callbacks import LastCheckpoint, LogRunConfig
+from gan_lightning.callbacks.checkpoint import find_checkpoint, run_dir_of
 from gan_lightning.checks import check_config, check_resume, load_checkpoint
 from gan_lightning.errors import UserError, find_reported_error
 from gan_lightning.sweep import objective, write_result
@@ -48,22 +49,14 @@ CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 def checkpoint_file(ckpt_path: str | None) -> str | None:
     """``ckpt_path`` may name a checkpoint file or a run directory (its ``checkpoints/last.ckpt``)."""
-    if ckpt_path is None:
-        return None
-    path = Path(ckpt_path)
-    if path.is_dir():
-        path = path / "checkpoints" / "last.ckpt"
-    if not path.is_file():
-        raise UserError(f"ckpt_path={ckpt_path}: no checkpoint at {path}")
-    return str(path)
+    return None if ckpt_path is None else str(find_checkpoint(ckpt_path, label=f"ckpt_path={ckpt_path}"))
 
 
 def _resume_run_dir(ckpt_path: str | None) -> Path | None:
     """The run directory a checkpoint belongs to, if it is one of ours (it has ``.hydra/``)."""
     if not ckpt_path:
         return None
-    path = Path(ckpt_path)
-    run_dir = path if path.is_dir() else path.parent.parent
+    run_dir = run_dir_of(ckpt_path)
     return run_dir if (run_dir / ".hydra").is_dir() else None
 
 

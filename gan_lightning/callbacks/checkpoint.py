@@ -10,9 +10,28 @@ from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 
+from gan_lightning.errors import UserError
+
 log = logging.getLogger(__name__)
 
 LAST = "last.ckpt"
+
+
+def run_dir_of(target: str | Path) -> Path:
+    """The run directory named by ``target``: itself, or the run a checkpoint file sits in
+    (``<run>/checkpoints/<file>``)."""
+    path = Path(target)
+    return path if path.is_dir() else path.parent.parent
+
+
+def find_checkpoint(target: str | Path, label: str | None = None) -> Path:
+    """``target`` is a checkpoint file or a run directory (meaning its ``checkpoints/last.ckpt``);
+    a missing one is a UserError that starts with ``label`` (default: the target itself)."""
+    path = Path(target)
+    ckpt = path / "checkpoints" / LAST if path.is_dir() else path
+    if not ckpt.is_file():
+        raise UserError(f"{label or target}: no checkpoint at {ckpt}")
+    return ckpt
 
 
 class LastCheckpoint(Callback):
