@@ -3,13 +3,36 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from gan_lightning.train import CONF_DIR
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _gan_train(overrides: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
+    """The user's command, ``gan-train ...`` as ``python -m``, with the tests importable so
+    that test callbacks can be given as overrides."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    return [sys.executable, "-m", "gan_lightning.train", *overrides], env
+
+
+def start_gan_train(cwd: Path, *overrides: str, **popen: Any) -> subprocess.Popen:
+    args, env = _gan_train(overrides)
+    return subprocess.Popen(args, cwd=cwd, env=env, text=True, **popen)
+
+
+def run_gan_train(cwd: Path, *overrides: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    args, env = _gan_train(overrides)
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
 
 # The full MNIST in torchvision's layout (<root>/MNIST/raw); tests that need it skip without it.
 MNIST_ROOT_ENV = "GAN_LIGHTNING_MNIST_ROOT"

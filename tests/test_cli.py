@@ -1,16 +1,16 @@
 """The command a user types: clear one-line errors, and DDP on the CPU."""
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+from tests.conftest import run_gan_train
 
-def gan_train(cwd: Path, *overrides: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    args = [sys.executable, "-m", "gan_lightning.train", *overrides]
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+def gan_train(cwd: Path, *overrides: str) -> subprocess.CompletedProcess:
+    return run_gan_train(cwd, *overrides, timeout=180)
 
 
 OFFLINE = "data.download=false"

@@ -1,10 +1,8 @@
 """No lost runs, clear errors, honest failure."""
 
 import logging
-import os
 import random
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,9 +14,7 @@ import gan_lightning.checkpoint_io as checkpoint_io
 from gan_lightning.checkpoint_io import AtomicCheckpointIO
 from gan_lightning.errors import TrainingError, UserError
 from gan_lightning.train import train
-from tests.conftest import compose_train
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import compose_train, start_gan_train
 
 
 def last_ckpt(run_dir: Path) -> dict:
@@ -58,9 +54,7 @@ def test_a_full_disk_during_training_raises_and_keeps_the_previous_checkpoint(tm
 
 
 def gan_train(cwd: Path, *overrides: str) -> subprocess.Popen:
-    args = [sys.executable, "-m", "gan_lightning.train", "data.download=false", *overrides]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return start_gan_train(cwd, "data.download=false", *overrides, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 @pytest.mark.slow

@@ -3,7 +3,6 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import torch
 from lightning.pytorch import Callback
 
 from gan_lightning.train import train
-from tests.conftest import compose_train
+from tests.conftest import compose_train, start_gan_train
 from tests.test_train import read_events
 
 # 39 batches an epoch: the half-way stop is mid-epoch and the resumed half crosses an epoch.
@@ -49,13 +48,8 @@ def test_resume_gives_the_same_weights_as_one_straight_run(tmp_path):
     assert steps == sorted(set(steps)) and max(steps) > 55 and any(s < 30 for s in steps)
 
 
-def gan_train(cwd: Path, *overrides: str, **kwargs) -> subprocess.Popen:
-    """The user's command, ``gan-train ...`` (as ``python -m``), run from ``cwd``."""
-    args = [sys.executable, "-m", "gan_lightning.train", "data.download=false", *overrides]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(
-        args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs
-    )
+def gan_train(cwd: Path, *overrides: str) -> subprocess.Popen:
+    return start_gan_train(cwd, "data.download=false", *overrides, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 def finish(proc: subprocess.Popen, timeout: float = 120) -> str:

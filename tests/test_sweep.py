@@ -2,23 +2,16 @@
 
 import csv
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_gan_train
 from tests.test_train import read_events
 
-REPO = Path(__file__).resolve().parents[1]
 TINY = ["debug=limit", "trainer.max_steps=5", "data.download=false", "trainer.enable_progress_bar=false"]
-
-
-def gan_train(cwd: Path, *overrides: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    args = [sys.executable, "-m", "gan_lightning.train", *overrides]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def the_sweep(cwd: Path) -> Path:
@@ -34,7 +27,7 @@ def summary_rows(sweep_dir: Path) -> list[dict]:
 @pytest.mark.slow
 def test_a_2x2_grid_gives_four_runs_four_tensorboard_runs_and_a_summary(tmp_path):
     grid = ["-m", "model.g_optimizer.lr=1e-4,2e-4", "model.g_optimizer.betas.0=0.5,0.0"]
-    result = gan_train(tmp_path, *grid, *TINY)
+    result = run_gan_train(tmp_path, *grid, *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     sweep_dir = the_sweep(tmp_path)
     runs = sorted(p.name for p in sweep_dir.iterdir() if p.is_dir())
@@ -67,7 +60,7 @@ def test_a_2x2_grid_gives_four_runs_four_tensorboard_runs_and_a_summary(tmp_path
 def test_failed_runs_are_recorded_and_the_sweep_goes_on(tmp_path):
     poison = ["+callbacks.poison._target_=tests.test_hardening.PoisonGenerator", "+callbacks.poison.step=2,100"]
     guard = "callbacks.divergence_guard.every_n_steps=1"
-    result = gan_train(tmp_path, "-m", "data.batch_size=0,64", *poison, guard, *TINY)
+    result = run_gan_train(tmp_path, "-m", "data.batch_size=0,64", *poison, guard, *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = summary_rows(the_sweep(tmp_path))
     assert [row["status"] for row in rows] == ["ok", "failed", "failed", "failed"]
@@ -79,7 +72,7 @@ def test_failed_runs_are_recorded_and_the_sweep_goes_on(tmp_path):
 
 @pytest.mark.slow
 def test_multirun_with_a_multi_process_trainer_is_refused_per_run(tmp_path):
-    result = gan_train(tmp_path, "-m", "trainer=ddp_cpu", "model.g_optimizer.lr=1e-4,2e-4", *TINY)
+    result = run_gan_train(tmp_path, "-m", "trainer=ddp_cpu", "model.g_optimizer.lr=1e-4,2e-4", *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     sweep_dir = the_sweep(tmp_path)
     assert sorted(p.name for p in sweep_dir.iterdir() if p.is_dir()) == ["0", "1"]  # no sweep started twice
@@ -90,7 +83,7 @@ def test_multirun_with_a_multi_process_trainer_is_refused_per_run(tmp_path):
 
 @pytest.mark.slow
 def test_optuna_search_runs_its_trials_and_reports_the_best(tmp_path):
-    result = gan_train(tmp_path, "hparams_search=optuna", "hydra.sweeper.n_trials=3", *TINY)
+    result = run_gan_train(tmp_path, "hparams_search=optuna", "hydra.sweeper.n_trials=3", *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     sweep_dir = the_sweep(tmp_path)
     rows = summary_rows(sweep_dir)
@@ -102,13 +95,13 @@ def test_optuna_search_runs_its_trials_and_reports_the_best(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
 def test_parallel_and_submitit_launchers_run_the_sweep(tmp_path, launcher):
-    result = gan_train(tmp_path, "-m", f"hydra/launcher={launcher}", "model.g_optimizer.lr=1e-4,2e-4", *TINY)
+    result = run_gan_train(tmp_path, "-m", f"hydra/launcher={launcher}", "model.g_optimizer.lr=1e-4,2e-4", *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = summary_rows(the_sweep(tmp_path))
     assert len(rows) == 2 and all(row["status"] == "ok" for row in rows)
 
 
 def test_the_slurm_launcher_composes(tmp_path):
-    result = gan_train(tmp_path, "hydra/launcher=submitit_slurm", "--cfg", "hydra", "--package", "hydra.launcher")
+    result = run_gan_train(tmp_path, "hydra/launcher=submitit_slurm", "--cfg", "hydra", "--package", "hydra.launcher")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "SlurmLauncher" in result.stdout
