@@ -5,6 +5,7 @@
     gan-sample logs/train/runs/<run> images --num 16 --format png     # one PNG per sample
     gan-sample logs/train/runs/<run> interpolate --steps 12 --format gif
     gan-sample logs/train/runs/<run> progress                       # GIF of the fixed-noise grids
+    gan-sample logs/train/runs/<run> losses                         # loss curves (and val/fid) PNG
 
 The first argument is a run directory (its checkpoints/last.ckpt) or a checkpoint file.
 --seed fixes z; --ema samples the EMA generator. Files go to <run>/generated/ unless --out.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,6 +25,9 @@ from torchvision.utils import save_image
 from gan_lightning.callbacks.checkpoint import find_checkpoint, run_dir_of
 from gan_lightning.errors import UserError
 from gan_lightning.gan_module import GANModule
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def load_generator(ckpt: Path, ema: bool) -> tuple[torch.nn.Module, int]:
@@ -55,6 +60,44 @@ def save_gif(frames: list[Image.Image], path: Path, duration_ms: int) -> None:
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration_ms, loop=0)
 
 
+def read_scalars(log_dir: Path) -> dict[str, tuple[list[int], list[float]]]:
+    """Every scalar of a run's TensorBoard logs (all event files: resumes append new ones)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    if not any(log_dir.glob("events.out.tfevents.*")):
+        raise UserError(f"{log_dir}: no TensorBoard event files (was the run logged with logger=none?)")
+    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0}).Reload()
+    scalars = {}
+    for tag in events.Tags()["scalars"]:
+        points = sorted({event.step: event.value for event in events.Scalars(tag)}.items())
+        scalars[tag] = ([step for step, _ in points], [value for _, value in points])
+    return scalars
+
+
+def loss_figure(scalars: dict[str, tuple[list[int], list[float]]]) -> Figure:
+    """The losses on one panel, D's outputs on a second, sample quality (val/fid...) on a third."""
+    import matplotlib.pyplot as plt
+
+    panels = {
+        "losses": ["train/d_loss", "train/g_loss"],
+        "D(x) and D(G(z))": ["train/d_real", "train/d_fake"],
+        "sample quality (lower is better)": [t for t in ("val/fid", "val/fid_ema") if t in scalars],
+    }
+    panels = {title: [t for t in tags if t in scalars] for title, tags in panels.items()}
+    panels = {title: tags for title, tags in panels.items() if tags}
+    if not panels:
+        raise UserError(f"no train/* or val/* scalars logged yet ({len(scalars)} other tags)")
+    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    for ax, (title, tags) in zip(axes[0], panels.items(), strict=True):
+        for tag in tags:
+            ax.plot(*scalars[tag], label=tag, marker="o" if tag.startswith("val/") else None, markersize=3)
+        ax.set(title=title, xlabel="iteration")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    figure.tight_layout()
+    return figure
+
+
 @torch.no_grad()
 def run(args: argparse.Namespace) -> list[Path]:
     ckpt, run_dir = find_checkpoint(args.target), run_dir_of(args.target)
@@ -67,6 +110,14 @@ def run(args: argparse.Namespace) -> list[Path]:
             raise UserError(f"{run_dir}: no fixed-noise grids in samples/")
         path = out / "progress.gif"
         save_gif([Image.open(p).convert("RGB") for p in grids], path, args.duration)
+        return [path]
+
+    if args.mode == "losses":
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only, no display needed
+        path = out / "losses.png"
+        loss_figure(read_scalars(run_dir / "tensorboard")).savefig(path, dpi=100)
         return [path]
 
     generator, latent_dim = load_generator(ckpt, args.ema)
@@ -107,7 +158,7 @@ def run(args: argparse.Namespace) -> list[Path]:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", help="a run directory or a checkpoint file")
-    parser.add_argument("mode", choices=["grid", "images", "interpolate", "progress"])
+    parser.add_argument("mode", choices=["grid", "images", "interpolate", "progress", "losses"])
     parser.add_argument("--seed", type=int, default=0, help="fixes z (default 0)")
     parser.add_argument("--ema", action="store_true", help="sample the EMA generator")
     parser.add_argument("--num", type=int, default=0, help="samples: grid 64, images 1000 by default")

@@ -23,9 +23,9 @@ RESULT = "result.json"
 
 
 def objective(metrics: dict[str, float], name: str) -> float:
-    """The number a sweep minimizes. ``train/equilibrium_gap`` is a loss-based stand-in until a
-    sample-quality metric exists: how far the final losses are from the minimax equilibrium,
-    where D outputs 1/2 everywhere and both losses equal ln 2."""
+    """The number a sweep minimizes: a logged metric (``val/fid`` by default), or
+    ``train/equilibrium_gap``, a loss-based one that needs no scoring: how far the final losses
+    are from the minimax equilibrium, where D outputs 1/2 everywhere and both losses equal ln 2."""
     if name == "train/equilibrium_gap":
         if "train/d_loss" not in metrics:
             return math.nan

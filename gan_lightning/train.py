@@ -146,10 +146,14 @@ def main(cfg: DictConfig) -> float:
         print(f"error: {reported}", file=sys.stderr)
         sys.exit(reported.exit_code)
     value = objective(metrics, cfg.optimized_metric)
+    missing = ""
+    if metrics and math.isnan(value) and cfg.optimized_metric not in metrics:
+        missing = f"optimized_metric={cfg.optimized_metric} was not logged (val/* needs callbacks.sample_quality)"
+        log.warning(missing)
     # Empty metrics: a resumed run had nothing left to do, its result stands. Under DDP the
     # process of global rank 0 speaks for the run.
     if metrics and rank_zero_only.rank == 0:
-        write_result(run_dir, overrides, metrics, value, "", cfg.optimized_metric)
+        write_result(run_dir, overrides, metrics, value, missing, cfg.optimized_metric)
     return value
 
 

@@ -50,6 +50,8 @@ def compose_train(output_dir: Path, *overrides: str) -> DictConfig:
         cfg = compose(config_name="train", overrides=[*base, *overrides])
     if "download" in cfg.data:
         cfg.data.download = False  # tests never wait for a network
+    if "sample_quality" in (cfg.get("callbacks") or {}) and not any("sample_quality" in o for o in overrides):
+        cfg.callbacks.sample_quality.num_samples = 500  # scored in a fraction of a second
     return cfg
 
 

@@ -59,3 +59,11 @@ def test_progress_gif_has_one_frame_per_grid(run_dir):
 def test_bad_target_is_one_line(tmp_path):
     with pytest.raises(SystemExit, match="error: .*nowhere: no checkpoint at"):
         main([str(tmp_path / "nowhere"), "grid"])
+
+
+def test_loss_curves_png(tmp_path):
+    run = tmp_path / "run"
+    train(compose_train(run, "trainer.max_steps=20", "trainer.log_every_n_steps=5"))
+    main([str(run), "losses"])
+    image = Image.open(run / "generated" / "losses.png")
+    assert image.size[0] > 2 * image.size[1]  # side-by-side panels: losses, D's outputs, val/fid

@@ -36,6 +36,12 @@ class ImageDataModule(LightningDataModule):
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
         self.train_batches = ShuffledBatches(images, self.batch_size, self.seed, rank, world)
 
+    def reference_images(self) -> torch.Tensor | np.ndarray:
+        """The real (N, C, H, W) uint8 images sample quality is measured against: here the
+        training images; data sets with a held-out split return that instead."""
+        assert self.train_batches is not None, "setup() must run first"
+        return self.train_batches.images
+
     def train_dataloader(self) -> ShuffledBatches:
         assert self.train_batches is not None, "setup() must run first"
         return self.train_batches

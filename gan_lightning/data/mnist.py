@@ -15,6 +15,7 @@ from gan_lightning.errors import UserError
 log = logging.getLogger(__name__)
 
 TRAIN_IMAGES = "train-images-idx3-ubyte"
+TEST_IMAGES = "t10k-images-idx3-ubyte"
 EMBEDDED_MNIST = Path(__file__).parent / "embedded" / "t10k-images-idx3-ubyte.gz"
 
 
@@ -91,6 +92,12 @@ class MNISTDataModule(ImageDataModule):
         else:
             self.source = f"{self.dataset_name} train split ({len(images)} images, {path})"
         self.set_images(self._to_model_shape(images))
+
+    def reference_images(self) -> torch.Tensor:
+        """The test split (10,000 images; for MNIST the embedded copy when the files are absent),
+        at the model's size; without it, the training images."""
+        path = find_file(self.raw_dir, TEST_IMAGES) or self.embedded
+        return self._to_model_shape(read_idx_images(path)) if path else super().reference_images()
 
     def _to_model_shape(self, images: torch.Tensor) -> torch.Tensor:
         """(N, H, W) uint8 -> (N, C, S, S) uint8, resized once here rather than every batch."""

@@ -1,0 +1,114 @@
+"""Scores samples during training: FID, KID and IS every few epochs, as ``val/*`` metrics."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+
+from gan_lightning.errors import UserError
+from gan_lightning.metrics.scores import MetricUnavailable, SampleScores, as_float_batches, generated_batches
+
+log = logging.getLogger(__name__)
+
+
+def default_features(datamodule: object) -> str:
+    """The shipped classifier of an MNIST-like data set (``mnist``, ``fashionmnist``), else Inception."""
+    name = getattr(datamodule, "dataset_name", None)
+    return name.lower() if name else "inception"
+
+
+class SampleQuality(Callback):
+    """At the end of every ``every_n_epochs``-th epoch (and of the last), scores ``num_samples``
+    generated images against as many real ones of the data module's ``reference_images``
+    (MNIST's test split): ``val/fid``, ``val/kid``, ``val/is``, and ``val/fid_ema``... for an
+    EMA generator, plus ``val/eval_seconds``. A checkpoint callback monitoring ``val/fid``
+    keeps the best generator. When the feature network cannot be built (Inception weights
+    offline), one warning says why and training goes on unscored.
+
+    Under DDP each rank scores its share of samples; torchmetrics gathers the statistics.
+    """
+
+    def __init__(
+        self,
+        features: str = "auto",
+        every_n_epochs: int = 1,
+        num_samples: int = 5000,
+        batch_size: int = 500,
+        inception_weights: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.features = features
+        self.every_n_epochs = every_n_epochs
+        self.num_samples = num_samples
+        self.batch_size = batch_size
+        self.inception_weights = inception_weights
+        self.seed = seed
+        self.scores: SampleScores | None = None
+        self._epoch_start = 0.0
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.every_n_epochs < 1 or self.num_samples < 2:
+            return
+        features = default_features(trainer.datamodule) if self.features == "auto" else self.features
+        try:
+            scores = SampleScores(features, inception_weights=self.inception_weights)
+        except (MetricUnavailable, UserError) as err:  # no weights: the run itself is fine
+            if trainer.is_global_zero:
+                log.warning("No val/fid for this run: %s", err)
+            return
+        self.scores = scores.to(pl_module.device)
+        self.scores.add_real(as_float_batches(self._real_share(trainer), self.batch_size, pl_module.device))
+
+    def _real_share(self, trainer: Trainer) -> torch.Tensor | np.ndarray:
+        """This rank's share of ``num_samples`` real images drawn (seeded) from the reference."""
+        reference = trainer.datamodule.reference_images()
+        chosen = torch.randperm(len(reference), generator=torch.Generator().manual_seed(self.seed))
+        share = np.sort(chosen[: self.num_samples][trainer.global_rank :: trainer.world_size].numpy())
+        if torch.is_tensor(reference):
+            return reference[torch.from_numpy(share).to(reference.device)]
+        return reference[share]  # memory-mapped: reads just these images
+
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._epoch_start = time.perf_counter()
+
+    def _due(self, trainer: Trainer) -> bool:
+        epoch = trainer.current_epoch + 1
+        last = epoch >= (trainer.max_epochs or math.inf) or 0 < trainer.max_steps <= trainer.global_step
+        return self.scores is not None and (epoch % self.every_n_epochs == 0 or last)
+
+    @torch.no_grad()
+    def score(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, float]:
+        """``val/fid``, ``val/kid``, ``val/is`` of the generator, ``..._ema`` of the EMA one."""
+        metrics = {}
+        per_rank = math.ceil(self.num_samples / trainer.world_size)
+        seed, device = self.seed + trainer.global_rank, pl_module.device
+        for suffix, generator in (("", pl_module.generator), ("_ema", getattr(pl_module, "generator_ema", None))):
+            if generator is None:
+                continue
+            was_training = generator.training
+            generator.eval()  # as the grids and gan-eval sample: BatchNorm's running statistics
+            fakes = generated_batches(generator, per_rank, pl_module.latent_dim, self.batch_size, seed, device)
+            values = self.scores.score((images.float() for images in fakes), seed=self.seed)
+            generator.train(was_training)
+            metrics.update({f"val/{name}{suffix}": values[name] for name in ("fid", "kid", "is")})
+        return metrics
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not self._due(trainer):
+            return
+        start = time.perf_counter()
+        metrics = self.score(trainer, pl_module)
+        seconds = time.perf_counter() - start
+        if trainer.is_global_zero:
+            share = 100 * seconds / max(time.perf_counter() - self._epoch_start, 1e-9)
+            shown = ", ".join(f"{name} {value:.4g}" for name, value in metrics.items())
+            epoch = trainer.current_epoch
+            log.info("epoch %d: %s (scored in %.1f s, %.0f%% of the epoch)", epoch, shown, seconds, share)
+        # Every rank computed the same gathered values: no further reduction.
+        pl_module.log("val/fid", metrics.pop("val/fid"), prog_bar=True)
+        pl_module.log_dict({**metrics, "val/eval_seconds": seconds})

@@ -1,0 +1,127 @@
+"""Score a trained generator: FID, KID and IS, with real data scored the same way as the floor.
+
+    gan-eval logs/train/runs/<run>                          # its last.ckpt
+    gan-eval logs/train/runs/<run>/checkpoints/best.ckpt --num-samples 10000
+    gan-eval logs/train/runs/<run> --data-root data         # real images from elsewhere
+    gan-eval logs/train/runs/<run> --json scores.json
+
+The real images are the run's data set as its config names it (for MNIST its test split):
+``num_samples`` of them are the reference, ``num_samples`` others are scored against it as
+the floor, the value a perfect generator would reach at this sample size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+
+from gan_lightning.callbacks.checkpoint import find_checkpoint
+from gan_lightning.callbacks.sample_quality import default_features
+from gan_lightning.checks import load_checkpoint
+from gan_lightning.errors import ReportedError, UserError
+from gan_lightning.gan_module import GANModule
+from gan_lightning.metrics.scores import SampleScores, as_float_batches, generated_batches
+
+COLUMNS = ("fid", "kid", "is")
+
+
+def run_data_module(checkpoint: dict[str, Any], data_root: str | None) -> Any:
+    """The data module the run trained on, rebuilt from the config stored in its checkpoint."""
+    config = checkpoint.get("callbacks", {}).get("LogRunConfig", {}).get("config")
+    if not config or "data" not in config:
+        raise UserError("the checkpoint holds no run config (not written by gan-train): cannot find its data")
+    data = dict(config["data"])
+    if data_root:
+        data["root"] = data_root
+    datamodule = instantiate(data, _convert_="all")
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    return datamodule
+
+
+@torch.no_grad()
+def evaluate(
+    target: str | Path,
+    num_samples: int = 5000,
+    seed: int = 0,
+    data_root: str | None = None,
+    features: str = "auto",
+    inception_weights: str | None = None,
+    batch_size: int = 500,
+) -> dict[str, dict[str, float]]:
+    """``{"generator": {...}, "generator_ema": {...}, "real": {...}}`` of FID, KID and IS."""
+    ckpt = find_checkpoint(target)
+    datamodule = run_data_module(load_checkpoint(str(ckpt)), data_root)
+    module = GANModule.load_from_checkpoint(ckpt, map_location="cpu", compile=False).eval()
+    reference = datamodule.reference_images()
+    num = min(num_samples, len(reference) // 2)
+    if num < 2:
+        raise UserError(f"only {len(reference)} real images: too few to score")
+    order = torch.randperm(len(reference), generator=torch.Generator().manual_seed(seed)).numpy()
+    first, second = (np.sort(order[i * num : (i + 1) * num]) for i in range(2))
+    reference = reference.cpu() if torch.is_tensor(reference) else reference
+
+    features = default_features(datamodule) if features == "auto" else features
+    scores = SampleScores(features, inception_weights=inception_weights)
+    cpu = torch.device("cpu")
+    scores.add_real(as_float_batches(reference[first], batch_size, cpu))
+    results = {}
+    for name in ("generator", "generator_ema"):
+        generator = getattr(module, name)
+        if generator is not None:
+            fakes = generated_batches(generator, num, module.latent_dim, batch_size, seed, cpu)
+            results[name] = scores.score(fakes, seed=seed)
+    results["real"] = scores.score(as_float_batches(reference[second], batch_size, cpu), seed=seed)
+    results["about"] = {
+        "checkpoint": str(ckpt),
+        "features": features,
+        "num_samples": num,
+        "real": getattr(datamodule, "source", ""),
+    }
+    return results
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    about = results["about"]
+    lines = [
+        f"{about['checkpoint']}: {about['num_samples']} samples each, {about['features']} features",
+        f"{'':14}" + "".join(f"{name.upper():>12}" for name in COLUMNS),
+    ]
+    labels = {"generator": "generator", "generator_ema": "EMA generator", "real": "real (floor)"}
+    for key, label in labels.items():
+        if key in results:
+            lines.append(f"{label:14}" + "".join(f"{results[key][name]:12.4g}" for name in COLUMNS))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("target", help="a run directory (its last.ckpt) or a checkpoint file")
+    parser.add_argument("--num-samples", type=int, default=5000, help="generated, and as many real (default 5000)")
+    parser.add_argument("--seed", type=int, default=0, help="fixes z and the choice of real images")
+    parser.add_argument("--data-root", default=None, help="where the real data is, if not where the run read it")
+    parser.add_argument("--features", default="auto", help="auto, a classifier name or weights file, or inception")
+    parser.add_argument("--inception-weights", default=None, help="a local Inception-v3 weights file")
+    parser.add_argument("--json", default=None, help="also write the scores to this JSON file")
+    args = parser.parse_args(argv)
+    try:
+        results = evaluate(
+            args.target, args.num_samples, args.seed, args.data_root, args.features, args.inception_weights
+        )
+    except ReportedError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    print(table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""The small digit classifier whose features score MNIST-like samples (FID, KID, IS).
+
+Inception-v3 is trained on photographs, and its weights cannot be fetched offline; a
+classifier trained on the data set itself is the usual substitute for digits. Its
+penultimate activations (128 numbers) give FID and KID, its logits give IS. Weights ship
+in ``weights/<name>.pt``, written by ``python -m gan_lightning.metrics.train_classifier``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_lightning.errors import UserError
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+INPUT_SIZE = 28
+
+
+class DigitClassifier(nn.Module):
+    """Three conv blocks and global average pooling: 28x28 grayscale in [-1, 1] -> 10 logits."""
+
+    num_features = 128
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+
+        def block(c_in: int, c_out: int) -> list[nn.Module]:
+            return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+        self.body = nn.Sequential(
+            *block(1, 16),
+            nn.MaxPool2d(2),
+            *block(16, 32),
+            nn.MaxPool2d(2),
+            *block(32, self.num_features),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
+        self.head = nn.Linear(self.num_features, num_classes)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.body(images)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(images))
+
+
+def to_classifier_input(images: torch.Tensor) -> torch.Tensor:
+    """Any (N, C, H, W) float images in [-1, 1] -> (N, 1, 28, 28): channels averaged, resized."""
+    images = images.float().clamp(-1, 1)
+    if images.size(1) != 1:
+        images = images.mean(dim=1, keepdim=True)
+    if images.shape[-2:] != (INPUT_SIZE, INPUT_SIZE):
+        images = F.interpolate(images, size=INPUT_SIZE, mode="bilinear", antialias=True, align_corners=False)
+    return images
+
+
+class ClassifierFeatures(nn.Module):
+    """A frozen classifier on any [-1, 1] images: (penultimate features, logits).
+
+    ``train()`` never leaves evaluation mode, so BatchNorm keeps its statistics.
+    """
+
+    def __init__(self, classifier: DigitClassifier) -> None:
+        super().__init__()
+        self.classifier = classifier.eval().requires_grad_(False)
+
+    def train(self, mode: bool = True) -> ClassifierFeatures:
+        return super().train(False)
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.classifier.features(to_classifier_input(images))
+        return features, self.classifier.head(features)
+
+
+def shipped_classifiers() -> list[str]:
+    return sorted(path.stem for path in WEIGHTS_DIR.glob("*.pt"))
+
+
+def load_classifier(name_or_path: str) -> DigitClassifier:
+    """A shipped classifier by name (``mnist``) or a weights file written by train_classifier."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = WEIGHTS_DIR / f"{name_or_path}.pt"
+    if not path.is_file():
+        raise UserError(
+            f"no classifier weights at {path} (shipped: {', '.join(shipped_classifiers()) or 'none'}); "
+            "train one with python -m gan_lightning.metrics.train_classifier"
+        )
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    classifier = DigitClassifier(num_classes=saved["num_classes"])
+    classifier.load_state_dict(saved["state_dict"])
+    return classifier.eval()
