@@ -131,6 +131,17 @@ def test_compiled_networks_train_with_toggled_optimizers(tmp_path):
     assert "generator.net.0.weight" in state  # compiled in place: the checkpoint keys are unchanged
 
 
+def test_ema_leaves_training_alone(tmp_path):
+    """One run gives both the raw and the EMA generator's scores: the raw one is the same as
+    in a run without EMA."""
+    common = ["trainer.max_steps=10", "logger=none"]
+    train(compose_train(tmp_path / "plain", *common))
+    train(compose_train(tmp_path / "ema", *common, "model.ema_decay=0.9"))
+    plain, ema = (torch.load(tmp_path / r / "checkpoints" / "last.ckpt", weights_only=True) for r in ("plain", "ema"))
+    for name, value in plain["state_dict"].items():
+        assert torch.equal(value, ema["state_dict"][name]), name
+
+
 def test_ema_generator_trails_the_generator_and_is_rendered(tmp_path):
     overrides = ["model.ema_decay=0.9", "trainer.max_steps=20", "callbacks.fixed_noise_grid.every_n_steps=10"]
     train(compose_train(tmp_path, *overrides))

@@ -77,8 +77,8 @@ class SampleQuality(Callback):
         self._epoch_start = time.perf_counter()
 
     def _due(self, trainer: Trainer) -> bool:
-        epoch = trainer.current_epoch + 1
-        last = epoch >= (trainer.max_epochs or math.inf) or 0 < trainer.max_steps <= trainer.global_step
+        epoch, max_epochs = trainer.current_epoch + 1, trainer.max_epochs or -1  # -1: no limit
+        last = 0 < max_epochs <= epoch or 0 < trainer.max_steps <= trainer.global_step
         return self.scores is not None and (epoch % self.every_n_epochs == 0 or last)
 
     @torch.no_grad()
