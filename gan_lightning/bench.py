@@ -10,6 +10,10 @@ and the peak resident memory, of:
   plain        (b) a plain PyTorch loop, same networks, batch and losses, fed by a torchvision
                    DataLoader with ToTensor + Normalize, as the original scripts were
   plain_memory (c) the same plain loop fed by the template's in-memory batches
+  plain_memory_frozen_d
+               (c') (c) with D's weights frozen during G's step, as the template's
+                   toggle_optimizer does: the template's arithmetic exactly, so a/c' is
+                   Lightning's own overhead
 
 Each measurement runs in a fresh process; the three alternate for --repeats rounds, and the
 medians and the ratios a/b and a/c are printed as a Markdown table. (b) needs the data set's
@@ -35,7 +39,7 @@ from omegaconf import DictConfig
 
 from gan_lightning.losses import discriminator_loss, generator_loss
 
-MODES = ("template", "plain", "plain_memory")
+MODES = ("template", "plain", "plain_memory", "plain_memory_frozen_d")
 
 
 class _Clock(Callback):
@@ -92,8 +96,9 @@ def _memory_batches(cfg: DictConfig) -> Any:
             yield datamodule.on_after_batch_transfer(batch, 0)
 
 
-def _plain(cfg: DictConfig, batches: Any, warmup: int, steps: int) -> float:
-    """The seed scripts' loop, D then G, with the template's networks and losses."""
+def _plain(cfg: DictConfig, batches: Any, warmup: int, steps: int, freeze_d: bool = False) -> float:
+    """The seed scripts' loop, D then G, with the template's networks and losses; with
+    ``freeze_d``, G's backward pass skips D's weight gradients, as the template's does."""
     torch.manual_seed(cfg.seed)
     model = cfg.model
     generator, discriminator = instantiate(model.generator), instantiate(model.discriminator)
@@ -111,8 +116,10 @@ def _plain(cfg: DictConfig, batches: Any, warmup: int, steps: int) -> float:
         d_loss.backward()
         opt_d.step()
         opt_g.zero_grad()
+        discriminator.requires_grad_(not freeze_d)
         g_loss = generator_loss(discriminator(fake))
         g_loss.backward()
+        discriminator.requires_grad_(True)
         opt_g.step()
         d_loss.item(), g_loss.item()  # the seed scripts print both losses every step
     return steps * cfg.data.batch_size / (time.perf_counter() - start)
@@ -126,7 +133,7 @@ def _measure(mode: str, overrides: list[str], warmup: int, steps: int, workers: 
         elif mode == "plain":
             rate = _plain(cfg, _plain_batches(cfg, workers), warmup, steps)
         else:
-            rate = _plain(cfg, _memory_batches(cfg), warmup, steps)
+            rate = _plain(cfg, _memory_batches(cfg), warmup, steps, freeze_d=mode.endswith("frozen_d"))
     return rate, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

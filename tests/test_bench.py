@@ -1,0 +1,16 @@
+"""The benchmark command runs every path and prints the table the README quotes."""
+
+from __future__ import annotations
+
+from gan_lightning.bench import MODES, main
+
+
+def test_benchmark_prints_a_row_per_path(mnist_root, capsys):
+    # Path (b) reads MNIST's files through torchvision, so this needs the full data set.
+    main(["--repeats", "1", "--warmup", "2", "--steps", "4", "--workers", "0", f"data.root={mnist_root}"])
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    table = {cells[1].strip(): cells[2:5] for cells in rows if cells[1].strip() not in ("path", "---")}
+    assert list(table) == list(MODES)
+    for rate, peak_mib, ratio in table.values():
+        assert float(rate) > 0 and float(peak_mib) > 100 and float(ratio) > 0
+    assert float(table["template"][2]) == 1.0
