@@ -23,6 +23,7 @@ from PIL import Image
 from torchvision.utils import save_image
 
 from gan_lightning.callbacks.checkpoint import find_checkpoint, run_dir_of
+from gan_lightning.data.base import to_pixels
 from gan_lightning.errors import UserError
 from gan_lightning.gan_module import GANModule
 
@@ -40,8 +41,7 @@ def load_generator(ckpt: Path, ema: bool) -> tuple[torch.nn.Module, int]:
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """[-1, 1] (N, C, H, W) floats -> uint8 (N, H, W, C)."""
-    pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return pixels.permute(0, 2, 3, 1).numpy()
+    return to_pixels(images).permute(0, 2, 3, 1).numpy()
 
 
 def to_pil(pixels: np.ndarray) -> list[Image.Image]:

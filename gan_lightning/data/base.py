@@ -13,6 +13,16 @@ from gan_lightning.data.batches import ShuffledBatches
 from gan_lightning.errors import UserError
 
 
+def to_unit_range(pixels: torch.Tensor) -> torch.Tensor:
+    """uint8 images in [0, 255] -> float images in [-1, 1], the generator's Tanh range."""
+    return pixels.float().div_(127.5).sub_(1.0)
+
+
+def to_pixels(images: torch.Tensor) -> torch.Tensor:
+    """Float images in [-1, 1] -> uint8 in [0, 255]: the inverse of ``to_unit_range``."""
+    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
 class ImageDataModule(LightningDataModule):
     """Subclasses load (N, C, H, W) uint8 images in ``setup`` and pass them to ``set_images``."""
 
@@ -53,4 +63,4 @@ class ImageDataModule(LightningDataModule):
 
     def on_after_batch_transfer(self, batch: torch.Tensor, dataloader_idx: int) -> torch.Tensor:
         # uint8 [0, 255] -> float [-1, 1] on the device, matching the generator's Tanh range.
-        return batch.float().div_(127.5).sub_(1.0)
+        return to_unit_range(batch)

@@ -68,6 +68,7 @@ class ClassifierFeatures(nn.Module):
     def __init__(self, classifier: DigitClassifier) -> None:
         super().__init__()
         self.classifier = classifier.eval().requires_grad_(False)
+        self.num_features = classifier.num_features
 
     def train(self, mode: bool = True) -> ClassifierFeatures:
         return super().train(False)

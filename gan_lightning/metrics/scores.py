@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torchmetrics.image import FrechetInceptionDistance, InceptionScore, KernelInceptionDistance
 
+from gan_lightning.data.base import to_pixels, to_unit_range
 from gan_lightning.errors import ReportedError
 from gan_lightning.metrics.classifier import ClassifierFeatures, load_classifier
 
@@ -44,9 +45,10 @@ class InceptionFeatures(nn.Module):
                 "Give a local copy of weights-inception-2015-12-05-6726825d.pth as "
                 "callbacks.sample_quality.inception_weights=<file> (gan-eval: --inception-weights <file>)"
             ) from err
+        self.num_features = 2048
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        pixels = to_pixels(images)
         if pixels.size(1) == 1:
             pixels = pixels.expand(-1, 3, -1, -1)
         features, logits = self.net(pixels)
@@ -63,7 +65,8 @@ class _Precomputed(nn.Identity):
 
 
 def feature_network(features: str, inception_weights: str | None = None) -> nn.Module:
-    """The network ``features`` names: images -> (penultimate features, logits)."""
+    """The network ``features`` names: images -> (penultimate features, logits); its
+    ``num_features`` is the width of the first."""
     if features == "inception":
         return InceptionFeatures(inception_weights)
     return ClassifierFeatures(load_classifier(features))
@@ -75,7 +78,7 @@ def as_float_batches(
     """uint8 (N, C, H, W) images, possibly memory-mapped, as [-1, 1] float batches on ``device``."""
     for start in range(0, len(images), batch_size):
         batch = torch.as_tensor(np.asarray(images[start : start + batch_size]))
-        yield batch.to(device).float().div_(127.5).sub_(1.0)
+        yield to_unit_range(batch.to(device))
 
 
 def generated_batches(
@@ -111,7 +114,7 @@ class SampleScores(nn.Module):
     ) -> None:
         super().__init__()
         self.network = feature_network(features, inception_weights)
-        width = self.network(torch.zeros(2, 1, 28, 28))[0].size(1)
+        width = self.network.num_features
         with warnings.catch_warnings():  # "will save all extracted features": a few MB at our sizes
             warnings.filterwarnings("ignore", message=".*will save all extracted features")
             self.fid = FrechetInceptionDistance(feature=_Precomputed(width), reset_real_features=False)

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from lightning.pytorch import LightningModule, Trainer, seed_everything
 from torch.utils.data import DataLoader, TensorDataset
 
+from gan_lightning.data.base import to_unit_range
 from gan_lightning.data.idx import read_idx_images, read_idx_labels
 from gan_lightning.data.mnist import find_file
 from gan_lightning.errors import ReportedError, UserError
@@ -55,7 +56,7 @@ def load_split(raw_dir: Path, split: str) -> TensorDataset:
     files = [find_file(raw_dir, f"{split}-{kind}") for kind in ("images-idx3-ubyte", "labels-idx1-ubyte")]
     if None in files:
         raise UserError(f"{raw_dir}: needs {split}-images-idx3-ubyte and {split}-labels-idx1-ubyte (.gz or not)")
-    images = read_idx_images(files[0]).unsqueeze(1).float().div_(127.5).sub_(1.0)
+    images = to_unit_range(read_idx_images(files[0]).unsqueeze(1))
     return TensorDataset(images, read_idx_labels(files[1]))
 
 
