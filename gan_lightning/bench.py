@@ -22,7 +22,6 @@ files in torchvision's layout under data.root.
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing as mp
 import resource
 import statistics
@@ -37,6 +36,7 @@ from hydra.utils import instantiate
 from lightning.pytorch import Callback
 from omegaconf import DictConfig
 
+from gan_lightning.errors import ArgumentParser, command
 from gan_lightning.losses import discriminator_loss, generator_loss
 
 MODES = ("template", "plain", "plain_memory", "plain_memory_frozen_d")
@@ -80,7 +80,7 @@ def _plain_batches(cfg: DictConfig, workers: int) -> Any:
     steps = [transforms.Resize(size)] if size != 28 else []
     steps += [transforms.ToTensor(), transforms.Normalize([0.5], [0.5])]
     dataset_class = getattr(datasets, cfg.data._target_.rsplit(".", 1)[-1].removesuffix("DataModule"))
-    dataset = dataset_class(cfg.data.root, train=True, transform=transforms.Compose(steps))
+    dataset = dataset_class(cfg.data.root or cfg.data.default_root, train=True, transform=transforms.Compose(steps))
     loader = DataLoader(dataset, batch_size=cfg.data.batch_size, shuffle=True, num_workers=workers, drop_last=True)
     while True:
         for images, _ in loader:
@@ -137,8 +137,9 @@ def _measure(mode: str, overrides: list[str], warmup: int, steps: int, workers: 
     return rate, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+@command
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(__doc__)
     parser.add_argument("--steps", type=int, default=300, help="timed iterations per measurement")
     parser.add_argument("--warmup", type=int, default=30, help="iterations before timing starts")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of (a, b, c)")

@@ -33,7 +33,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if bad is not None:
             raise TrainingError(f"step {checkpoint.get('global_step')}: {bad} holds NaN or Inf; not saved over {path}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # two writers never share one
         try:
             with open(tmp, "wb") as f:
                 torch.save(checkpoint, f)

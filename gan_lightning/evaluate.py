@@ -12,9 +12,7 @@ the floor, the value a perfect generator would reach at this sample size.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +20,19 @@ import numpy as np
 import torch
 from hydra.utils import instantiate
 
-from gan_lightning.callbacks.checkpoint import find_checkpoint
 from gan_lightning.callbacks.sample_quality import default_features
-from gan_lightning.checks import load_checkpoint
-from gan_lightning.errors import ReportedError, UserError
+from gan_lightning.errors import ArgumentParser, UserError, command
 from gan_lightning.gan_module import GANModule
 from gan_lightning.metrics.scores import SampleScores, as_float_batches, generated_batches
+from gan_lightning.run.life import load_checkpoint, stored_config
+from gan_lightning.run.paths import find_checkpoint
 
 COLUMNS = ("fid", "kid", "is")
 
 
 def run_data_module(checkpoint: dict[str, Any], data_root: str | None) -> Any:
     """The data module the run trained on, rebuilt from the config stored in its checkpoint."""
-    config = checkpoint.get("callbacks", {}).get("LogRunConfig", {}).get("config")
+    config = stored_config(checkpoint)
     if not config or "data" not in config:
         raise UserError("the checkpoint holds no run config (not written by gan-train): cannot find its data")
     data = dict(config["data"])
@@ -58,7 +56,7 @@ def evaluate(
 ) -> dict[str, dict[str, float]]:
     """``{"generator": {...}, "generator_ema": {...}, "real": {...}}`` of FID, KID and IS."""
     ckpt = find_checkpoint(target)
-    datamodule = run_data_module(load_checkpoint(str(ckpt)), data_root)
+    datamodule = run_data_module(load_checkpoint(ckpt), data_root)
     module = GANModule.load_from_checkpoint(ckpt, map_location="cpu", compile=False).eval()
     reference = datamodule.reference_images()
     num = min(num_samples, len(reference) // 2)
@@ -101,8 +99,9 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+@command
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(__doc__)
     parser.add_argument("target", help="a run directory (its last.ckpt) or a checkpoint file")
     parser.add_argument("--num-samples", type=int, default=5000, help="generated, and as many real (default 5000)")
     parser.add_argument("--seed", type=int, default=0, help="fixes z and the choice of real images")
@@ -111,13 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--inception-weights", default=None, help="a local Inception-v3 weights file")
     parser.add_argument("--json", default=None, help="also write the scores to this JSON file")
     args = parser.parse_args(argv)
-    try:
-        results = evaluate(
-            args.target, args.num_samples, args.seed, args.data_root, args.features, args.inception_weights
-        )
-    except ReportedError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(err.exit_code)
+    results = evaluate(args.target, args.num_samples, args.seed, args.data_root, args.features, args.inception_weights)
     print(table(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))

@@ -128,6 +128,13 @@ class GANModule(LightningModule):
         generator = torch.Generator(device=self.device).manual_seed(key)
         return torch.randn(n, self.latent_dim, generator=generator, device=self.device)
 
+    def _last_iteration(self) -> bool:
+        """Whether this step is the run's last: its scalars are logged whatever the interval."""
+        trainer = self.trainer
+        if trainer.fast_dev_run or 0 < trainer.max_steps <= self.global_step + 1:
+            return True
+        return trainer.is_last_batch and 0 < (trainer.max_epochs or -1) <= self.current_epoch + 1
+
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         opt_g = instantiate(self.hparams.g_optimizer)(self.generator.parameters())
         opt_d = instantiate(self.hparams.d_optimizer)(self.discriminator.parameters())
@@ -137,7 +144,7 @@ class GANModule(LightningModule):
         opt_g, opt_d = self.optimizers()
         # Lightning writes scalars on iterations where (step + 1) % log_every_n_steps == 0;
         # calling self.log on the others costs ~15% of a vanilla-GAN step on a CPU, for nothing.
-        log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0 or bool(self.trainer.fast_dev_run)
+        log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0 or self._last_iteration()
         real = real.contiguous(memory_format=self.memory_format) if real.dim() == 4 else real
         fake = self.generator(self.noise(real.size(0)))
 

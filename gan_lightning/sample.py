@@ -22,10 +22,10 @@ import torch
 from PIL import Image
 from torchvision.utils import save_image
 
-from gan_lightning.callbacks.checkpoint import find_checkpoint, run_dir_of
 from gan_lightning.data.base import to_pixels
-from gan_lightning.errors import UserError
+from gan_lightning.errors import ArgumentParser, UserError, command
 from gan_lightning.gan_module import GANModule
+from gan_lightning.run.paths import find_checkpoint, run_dir_of
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> list[Path]:
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(__doc__)
     parser.add_argument("target", help="a run directory or a checkpoint file")
     parser.add_argument("mode", choices=["grid", "images", "interpolate", "progress", "losses"])
     parser.add_argument("--seed", type=int, default=0, help="fixes z (default 0)")
@@ -180,12 +180,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+@command
 def main(argv: list[str] | None = None) -> None:
-    args = parse(argv)
-    try:
-        paths = run(args)
-    except UserError as err:
-        raise SystemExit(f"error: {err}") from None
+    paths = run(parse(argv))
     print(paths[0] if len(paths) == 1 else f"{len(paths)} files in {paths[0].parent}")
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import csv
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback as HydraCallback
 from omegaconf import DictConfig
+
+from gan_lightning.errors import ArgumentParser, UserError, command
 
 RESULT = "result.json"
 
@@ -62,7 +63,7 @@ def summarize(sweep_dir: str | Path) -> str:
     sweep_dir = Path(sweep_dir)
     runs = collect(sweep_dir)
     if not runs:
-        raise SystemExit(f"error: {sweep_dir}: no run of a sweep in it (no */{RESULT})")
+        raise UserError(f"{sweep_dir}: no run of a sweep in it (no */{RESULT})")
     objective_name = runs[0]["objective_name"]
     metric_names = sorted({name for run in runs for name in run["metrics"]})
     header = ["run", "status", objective_name, "overrides", *metric_names, "error"]
@@ -86,17 +87,11 @@ def summarize(sweep_dir: str | Path) -> str:
         lines += [
             "",
             f"Best: run {best['run']} ({objective_name} {best['objective']:.4g}): {' '.join(best['overrides'])}",
-            f"Resume it: gan-train ckpt_path={sweep_dir / best['run']} {' '.join(_resume_overrides(best))}",
+            f"Resume it: gan-train ckpt_path={sweep_dir / best['run']}",  # its own overrides come back
         ]
     markdown = "\n".join(lines) + "\n"
     (sweep_dir / "summary.md").write_text(markdown)
     return markdown
-
-
-def _resume_overrides(run: dict[str, Any]) -> list[str]:
-    # The run's own overrides (a search config included, for the settings it ties together),
-    # as one run: hydra.mode=RUN keeps the search config from starting a new sweep.
-    return [*(o for o in run["overrides"] if not o.startswith("hydra")), "hydra.mode=RUN"]
 
 
 class SweepSummary(HydraCallback):
@@ -108,10 +103,11 @@ class SweepSummary(HydraCallback):
             print(summarize(sweep_dir))
 
 
-def main() -> None:
-    if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
-        raise SystemExit("usage: gan-sweep-summary <sweep directory>")
-    print(summarize(sys.argv[1]))
+@command
+def main(argv: list[str] | None = None) -> None:
+    parser = ArgumentParser(__doc__)
+    parser.add_argument("sweep_dir", help="the sweep directory (logs/train/multiruns/<date>_<time>)")
+    print(summarize(parser.parse_args(argv).sweep_dir))
 
 
 if __name__ == "__main__":

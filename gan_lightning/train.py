@@ -7,7 +7,7 @@
     gan-train trainer=ddp                         # every GPU of this node
     gan-train experiment=mnist_dcgan32            # DCGAN, small enough for a CPU
     gan-train experiment=celeba_dcgan data.root=/datasets/celeba/img_align_celeba
-    gan-train ckpt_path=logs/train/runs/<run>     # resume that run, in the same directory
+    gan-train ckpt_path=logs/train/runs/<run>     # resume that run as itself, in its directory
     gan-train debug=fdr                           # one batch through everything, nothing written
     tensorboard --logdir logs
 
@@ -18,26 +18,28 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 import warnings
-from datetime import datetime
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from hydra.utils import instantiate
-from lightning.pytorch import Callback, Trainer, seed_everything
-from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
-from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from gan_lightning.callbacks import LastCheckpoint, LogRunConfig
-from gan_lightning.callbacks.checkpoint import find_checkpoint, run_dir_of
-from gan_lightning.checks import check_config, check_resume, load_checkpoint
-from gan_lightning.errors import UserError, find_reported_error
+from gan_lightning.checks import check_config
+from gan_lightning.errors import DEBUG_ENV, command, describe, exit_with
+from gan_lightning.run import paths
+from gan_lightning.run.life import Run, in_multirun, typed_overrides
+from gan_lightning.run.lock import RunLock, is_rank_zero
+from gan_lightning.run.overrides import restore_overrides
 from gan_lightning.sweep import objective, write_result
+
+if TYPE_CHECKING:
+    from lightning.pytorch import Callback
 
 log = logging.getLogger(__name__)
 
@@ -46,105 +48,66 @@ warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
-
-def checkpoint_file(ckpt_path: str | None) -> str | None:
-    """``ckpt_path`` may name a checkpoint file or a run directory (its ``checkpoints/last.ckpt``)."""
-    return None if ckpt_path is None else str(find_checkpoint(ckpt_path, label=f"ckpt_path={ckpt_path}"))
-
-
-def _resume_run_dir(ckpt_path: str | None) -> Path | None:
-    """The run directory a checkpoint belongs to, if it is one of ours (it has ``.hydra/``)."""
-    if not ckpt_path:
-        return None
-    run_dir = run_dir_of(ckpt_path)
-    return run_dir if (run_dir / ".hydra").is_dir() else None
-
-
-def _run_dir(ckpt_path: str | None, new_run_dir: str) -> str:
-    """Hydra's run directory: a resumed run writes into its own directory again."""
-    return str(_resume_run_dir(ckpt_path) or new_run_dir)
-
-
-def _config_subdir(ckpt_path: str | None) -> str:
-    """Keep the first config of a resumed run; each resume saves its own beside it."""
-    if _resume_run_dir(ckpt_path) is None:
-        return ".hydra"
-    return f".hydra/resume_{datetime.now():%Y-%m-%d_%H-%M-%S}"
-
-
-OmegaConf.register_new_resolver("gan_run_dir", _run_dir, replace=True)
-OmegaConf.register_new_resolver("gan_config_subdir", _config_subdir, replace=True)
+OmegaConf.register_new_resolver("gan_run_dir", paths.run_dir, replace=True)
+OmegaConf.register_new_resolver("gan_config_subdir", paths.config_subdir, replace=True)
 
 
 def _instantiate_all(group: DictConfig | None) -> list[Any]:
     return [instantiate(node) for node in (group or {}).values() if node and "_target_" in node]
 
 
-def _in_multirun() -> bool:
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-
-
-def train(cfg: DictConfig, extra_callbacks: list[Callback] = ()) -> dict[str, float]:
+def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str, float]:
     """Build everything from ``cfg`` (plus ``extra_callbacks``), fit, and return the final
-    logged metrics."""
-    check_config(cfg)
-    ckpt_path = checkpoint_file(cfg.get("ckpt_path"))
-    if ckpt_path:
-        finished = check_resume(cfg, ckpt_path, load_checkpoint(ckpt_path))
-        if finished:
-            log.warning("Nothing to do: the run in %s is %s", ckpt_path, finished)
+    logged metrics; ``{}`` when a resumed run has nothing left to do."""
+    with Run(cfg) as run:
+        check_config(cfg)  # before torch is even imported: a bad value answers at once
+        ckpt_path = run.resume()
+        if run.finished:
             return {}
-    seed_everything(cfg.seed, workers=True)
+        from lightning.pytorch import Trainer, seed_everything
 
-    datamodule = instantiate(cfg.data)
-    model = instantiate(cfg.model, _recursive_=False)
-    callbacks: list[Callback] = _instantiate_all(cfg.get("callbacks"))
-    run_config = OmegaConf.to_container(cfg, resolve=True)
-    callbacks += [LogRunConfig(run_config), *extra_callbacks]
-    loggers = _instantiate_all(cfg.get("logger"))
-    trainer: Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    if _in_multirun() and isinstance(trainer.strategy.launcher, _SubprocessScriptLauncher):
+        seed_everything(cfg.seed, workers=True)
+        datamodule = instantiate(cfg.data)
+        model = instantiate(cfg.model, _recursive_=False)
+        callbacks = [*_instantiate_all(cfg.get("callbacks")), *run.callbacks(), *extra_callbacks]
+        loggers = _instantiate_all(cfg.get("logger"))
+        trainer: Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+        _refuse_multi_process_sweeps(trainer, in_multirun())
+        with warnings.catch_warnings():
+            # A resumed run's checkpoint directory holds its earlier checkpoints by design.
+            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        run.end(trainer)
+    return {name: float(value) for name, value in trainer.callback_metrics.items()}
+
+
+def _refuse_multi_process_sweeps(trainer: Any, multirun: bool) -> None:
+    from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
+
+    from gan_lightning.errors import UserError
+
+    if multirun and isinstance(trainer.strategy.launcher, _SubprocessScriptLauncher):
         raise UserError(
             "-m with a multi-process trainer: Lightning would start this command again per process, "
             "sweep and all. Sweep with one process per run (trainer=gpu), or launch the sweep on a "
             "cluster with hydra/launcher=submitit_slurm, where each run gets its own processes"
         )
 
-    with warnings.catch_warnings():
-        if ckpt_path:
-            log.info("Resuming from %s", ckpt_path)
-            # A resumed run's checkpoint directory holds its earlier checkpoints by design.
-            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-
-    if any(isinstance(cb, LastCheckpoint) and cb.interrupted for cb in callbacks):
-        raise KeyboardInterrupt
-    return {name: float(value) for name, value in trainer.callback_metrics.items()}
-
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
-def main(cfg: DictConfig) -> float:
-    """Train, record ``result.json`` in the run directory, return the objective for sweepers."""
-    hydra_cfg = HydraConfig.get()
-    run_dir, overrides = Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task)
+def _task(cfg: DictConfig) -> float:
+    """One run: train, record ``result.json`` in the run directory, return the objective."""
+    run_dir, overrides = Path(HydraConfig.get().runtime.output_dir), typed_overrides()
     try:
         metrics = train(cfg)
-    except KeyboardInterrupt:
-        print(f"Interrupted. Resume with: gan-train ckpt_path={run_dir}", file=sys.stderr)
-        sys.exit(130)
     except Exception as err:
-        reported = find_reported_error(err)
-        if _in_multirun():  # one failed run must not end the sweep: record it and go on
-            if reported is None:
-                log.exception("run %s failed", run_dir)
-            message = str(reported) if reported else f"{type(err).__name__}: {err}"
-            write_result(run_dir, overrides, {}, math.inf, message, cfg.optimized_metric)
-            print(f"error: {message}", file=sys.stderr)
-            return math.inf
-        if reported is None:
-            raise
-        print(f"error: {reported}", file=sys.stderr)
-        sys.exit(reported.exit_code)
+        status, line = describe(err)
+        if not in_multirun() or status > 128:  # a signal stops the whole sweep too
+            exit_with(err)
+        # One failed run must not end the sweep: record it and go on.
+        write_result(run_dir, overrides, {}, math.inf, line.removeprefix("error: "), cfg.optimized_metric)
+        print(line, file=sys.stderr)
+        return math.inf
     value = objective(metrics, cfg.optimized_metric)
     missing = ""
     if metrics and math.isnan(value) and cfg.optimized_metric not in metrics:
@@ -152,9 +115,24 @@ def main(cfg: DictConfig) -> float:
         log.warning(missing)
     # Empty metrics: a resumed run had nothing left to do, its result stands. Under DDP the
     # process of global rank 0 speaks for the run.
-    if metrics and rank_zero_only.rank == 0:
+    if metrics and is_rank_zero():
         write_result(run_dir, overrides, metrics, value, missing, cfg.optimized_metric)
     return value
+
+
+@command
+def main() -> None:
+    """``gan-train``: a resume restores the run's own overrides, and a run in use by another
+    process is refused before anything is written into it."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        os.environ[DEBUG_ENV] = "1"  # the user asked for tracebacks
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors; `command` makes them one line
+    args = restore_overrides(sys.argv[1:])
+    ckpt = next((a.split("=", 1)[1] for a in args if a.lstrip("+").startswith("ckpt_path=")), None)
+    if ckpt and is_rank_zero():
+        RunLock(paths.run_dir_of(ckpt)).check_free()
+    sys.argv = [sys.argv[0], *args]
+    _task()
 
 
 if __name__ == "__main__":

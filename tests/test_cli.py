@@ -21,15 +21,23 @@ BAD_INPUT = {
     "bad-checkpoint": (["ckpt_path=no/such/run", OFFLINE], "error: ckpt_path=no/such/run: no checkpoint at"),
     "no-fashion-mnist": (["experiment=fashion_dcgan", OFFLINE], "error: FashionMNIST not found under data/"),
     "syncbn-cpu": (["trainer=ddp_cpu", "trainer.sync_batchnorm=true", OFFLINE], "error: trainer.sync_batch"),
+    "typo-in-root": (["data.root=nonexistnt"], "error: MNIST not found under nonexistnt/MNIST/raw and the download"),
+    "oversized-batch": (["data.batch_size=100000", OFFLINE], "error: data.batch_size=100000: larger than the data"),
+    "mistyped-key": (["model.g_optimiser.lr=1e-4"], "error: Could not override 'model.g_optimiser.lr'"),
+    "bad-value": (["model.g_optimizer.lr=-1"], "error: model.g_optimizer.lr=-1: must be positive"),
+    "unknown-experiment": (["experiment=mnist_gann"], "error: In 'train': Could not find 'experiment/mnist_gann'"),
 }
+if not torch.cuda.is_available():
+    BAD_INPUT["no-gpu"] = (["trainer=gpu"], "error: trainer.accelerator=gpu: no GPU here")
 
 
 @pytest.mark.parametrize("overrides, message", BAD_INPUT.values(), ids=BAD_INPUT.keys())
-def test_bad_input_gets_one_clear_line(tmp_path, overrides, message):
+def test_bad_input_gets_one_clear_line_and_leaves_nothing(tmp_path, overrides, message):
     result = gan_train(tmp_path, "debug=fdr", *overrides)
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(message)
     assert "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("logs/train/runs/*")) and not (tmp_path / "nonexistnt").exists()
 
 
 @pytest.mark.slow

@@ -74,7 +74,7 @@ def test_batches_split_disjointly_across_ranks():
 
 
 def test_datamodule_falls_back_to_embedded_split_with_one_warning(tmp_path, caplog):
-    dm = MNISTDataModule(root=str(tmp_path), batch_size=50, download=False)
+    dm = MNISTDataModule(default_root=str(tmp_path), batch_size=50, download=False)
     with caplog.at_level(logging.WARNING):
         dm.setup("fit")
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -84,7 +84,7 @@ def test_datamodule_falls_back_to_embedded_split_with_one_warning(tmp_path, capl
 
 
 def test_datamodule_batches_are_normalized_on_transfer(tmp_path):
-    dm = MNISTDataModule(root=str(tmp_path), batch_size=16, download=False, image_size=32, channels=3)
+    dm = MNISTDataModule(default_root=str(tmp_path), batch_size=16, download=False, image_size=32, channels=3)
     dm.setup("fit")
     raw = next(iter(dm.train_dataloader()))
     assert raw.dtype == torch.uint8 and raw.shape == (16, 3, 32, 32)
@@ -122,12 +122,34 @@ def test_datamodule_says_when_the_download_failed(tmp_path, monkeypatch, caplog)
         raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nName or service not known")
 
     monkeypatch.setattr(torchvision.datasets, "MNIST", no_network)
-    dm = MNISTDataModule(root=str(tmp_path), download=True)
+    dm = MNISTDataModule(default_root=str(tmp_path), download=True)
     with caplog.at_level(logging.WARNING):
         dm.prepare_data()
         dm.setup("fit")
     (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert "download failed" in warning and "embedded MNIST test split (10000 images)" in warning
+
+
+def test_a_root_the_user_gave_must_hold_the_data_and_a_failed_download_leaves_nothing(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    def no_network(root, train, download):
+        (Path(root) / "MNIST" / "raw").mkdir(parents=True)  # torchvision makes its folders first
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nName or service not known")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", no_network)
+    typo = tmp_path / "nonexistnt"
+    dm = MNISTDataModule(root=str(typo), download=True)
+    dm.prepare_data()
+    with pytest.raises(UserError, match=f"MNIST not found under {typo}/MNIST/raw and the download failed"):
+        dm.setup("fit")  # no quiet fall-back to the embedded split for a root the user typed
+    assert not typo.exists()
+
+
+def test_a_batch_larger_than_the_data_set_is_refused(tmp_path):
+    dm = MNISTDataModule(default_root=str(tmp_path), batch_size=20000, download=False)
+    with pytest.raises(UserError, match="data.batch_size=20000: larger than the data set, 10000 images"):
+        dm.setup("fit")
 
 
 def test_fashion_mnist_reads_its_own_folder_and_has_no_fallback(tmp_path):

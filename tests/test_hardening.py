@@ -1,7 +1,9 @@
 """No lost runs, clear errors, honest failure."""
 
 import logging
+import os
 import random
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -12,9 +14,10 @@ from lightning.pytorch import Callback
 
 import gan_lightning.checkpoint_io as checkpoint_io
 from gan_lightning.checkpoint_io import AtomicCheckpointIO
-from gan_lightning.errors import TrainingError, UserError
+from gan_lightning.errors import Interrupted, TrainingError, UserError
+from gan_lightning.run.paths import run_dir as run_dir_for_new_run
 from gan_lightning.train import train
-from tests.conftest import compose_train, start_gan_train
+from tests.conftest import compose_train, run_gan_train, start_gan_train
 
 
 def last_ckpt(run_dir: Path) -> dict:
@@ -67,12 +70,19 @@ def test_killed_at_random_moments_the_run_resumes_and_finishes(tmp_path):
     ]
     rng = random.Random(7)
     proc = gan_train(tmp_path, f"hydra.run.dir={run_dir}", *settings)
-    for _ in range(3):
+    for attempt in range(3):
         deadline = time.monotonic() + 60
         while not (run_dir / "checkpoints" / "last.ckpt").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
+        if attempt == 0:  # one writer per run: a second command on it is refused at once
+            started = time.monotonic()
+            second = run_gan_train(tmp_path, f"ckpt_path={run_dir}", *settings, timeout=60)
+            assert second.returncode == 2 and time.monotonic() - started < 10
+            (line,) = second.stderr.strip().splitlines()
+            assert line.startswith(f"error: {run_dir} is in use by pid {proc.pid} on ")
+            assert not list(run_dir.glob(".hydra/resume_*"))  # it wrote nothing into the run
         time.sleep(rng.uniform(0.2, 1.5))
-        proc.kill()  # SIGKILL: no handler runs, nothing is flushed
+        proc.kill()  # SIGKILL: no handler runs, nothing is flushed, the lock is never released
         proc.wait()
         step = last_ckpt(run_dir)["global_step"]  # loads: never half-written
         assert 0 < step < total
@@ -161,13 +171,6 @@ def test_bad_values_are_refused_before_training(tmp_path, override, message):
     assert not (tmp_path / "checkpoints").exists()
 
 
-def test_an_unknown_experiment_is_named(tmp_path):
-    proc = gan_train(tmp_path, "experiment=mnist_gann")
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode != 0 and "Could not find 'experiment/mnist_gann'" in err
-    assert "Traceback" not in err
-
-
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("finished")
@@ -195,6 +198,48 @@ def test_a_corrupt_checkpoint_is_refused(tmp_path):
         train(compose_train(tmp_path, f"ckpt_path={tmp_path / 'bad.ckpt'}"))
 
 
+def test_a_truncated_last_ckpt_names_the_newest_checkpoint_that_loads(tmp_path):
+    run_dir = tmp_path / "run"
+    saves = ["callbacks.periodic_checkpoint.every_n_epochs=1", "+trainer.limit_train_batches=5"]
+    train(compose_train(run_dir, "trainer.max_epochs=3", *saves, "logger=none"))
+    last = run_dir / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])  # a copy cut short
+    newest = run_dir / "checkpoints" / "epoch002-step0000015.ckpt"
+    with pytest.raises(UserError) as refused:
+        train(compose_train(run_dir, f"ckpt_path={run_dir}", "trainer.max_epochs=4", *saves, "logger=none"))
+    message = str(refused.value)
+    assert message.startswith(f"{last} is not a readable checkpoint (")
+    assert message.endswith(f"the newest that loads is {newest.name}: gan-train ckpt_path={newest}")
+
+
+def test_a_requeued_slurm_job_saves_requeues_and_resumes_itself(tmp_path, monkeypatch):
+    """SLURM sends SIGUSR1 (#SBATCH --signal=SIGUSR1@90) before a job's time runs out: the run
+    stops after the iteration, saves last.ckpt, requeues its job, and the job, started again
+    with the same command, resumes from that checkpoint."""
+    scontrol = tmp_path / "bin" / "scontrol"
+    scontrol.parent.mkdir()
+    scontrol.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "scontrol.log"}\n')
+    scontrol.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{scontrol.parent}:{os.environ['PATH']}")
+    slurm = {"SLURM_JOB_ID": "4242", "SLURM_JOB_NAME": "gan", "SLURM_NTASKS": "1", "SLURM_PROCID": "0"}
+    slurm |= {"SLURM_LOCALID": "0", "SLURM_NODEID": "0", "SLURM_NODELIST": "localhost"}
+    for name, value in slurm.items():
+        monkeypatch.setenv(name, value)
+    usr1 = ["+callbacks.usr1._target_=tests.test_resume.SignalAt", "+callbacks.usr1.step=6"]
+    usr1 += [f"+callbacks.usr1.signum={int(signal.SIGUSR1)}"]
+    run_dir = tmp_path / "logs" / "train" / "runs" / "slurm-4242"
+    assert run_dir_for_new_run(None, str(tmp_path / "logs" / "train" / "runs")) == str(run_dir)
+    command = ["trainer.max_steps=10", "logger=none", *usr1]
+    with pytest.raises(Interrupted, match="SIGUSR1 at step 6; last.ckpt saved. Requeued SLURM job 4242") as stop:
+        train(compose_train(run_dir, *command))
+    assert stop.value.exit_code == 128 + signal.SIGUSR1
+    assert (tmp_path / "scontrol.log").read_text() == "requeue 4242\n"
+    assert last_ckpt(run_dir)["global_step"] == 6
+
+    train(compose_train(run_dir, *command))  # the same command, as the requeued job runs it
+    assert last_ckpt(run_dir)["global_step"] == 10
+
+
 # --- resume edge cases ---------------------------------------------------------------------
 
 
@@ -211,8 +256,9 @@ def test_resuming_with_changed_settings_names_them_and_applies_them(tmp_path, ca
     train(compose_train(run_dir, "trainer.max_steps=10", "logger=none"))
     with caplog.at_level(logging.WARNING):
         train(compose_train(run_dir, f"ckpt_path={run_dir}", "trainer.max_steps=15", "model.g_optimizer.lr=1e-4"))
-    (warning,) = [r.getMessage() for r in caplog.records if "changed settings" in r.getMessage()]
-    assert "model.g_optimizer.lr 0.0002 -> 0.0001" in warning and "max_steps" not in warning
+    (warning,) = [r.getMessage() for r in caplog.records if "differ from the run's own" in r.getMessage()]
+    assert "model.g_optimizer.lr 0.0002 -> 0.0001" in warning and "trainer.max_steps 10 -> 15" in warning
+    assert "ckpt_path" not in warning and "data.batch_size" not in warning  # only what changed
     groups = last_ckpt(run_dir)["optimizer_states"][0]["param_groups"]
     assert groups[0]["lr"] == 1e-4
 

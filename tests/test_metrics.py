@@ -23,7 +23,7 @@ CPU = torch.device("cpu")
 @pytest.fixture(scope="module")
 def real_halves(tmp_path_factory) -> tuple[torch.Tensor, torch.Tensor]:
     """Two disjoint sets of 2,000 real digits (the embedded MNIST test split)."""
-    datamodule = MNISTDataModule(root=str(tmp_path_factory.mktemp("empty")), download=False)
+    datamodule = MNISTDataModule(default_root=str(tmp_path_factory.mktemp("empty")), download=False)
     datamodule.setup()
     reference = datamodule.reference_images()
     order = torch.randperm(len(reference), generator=torch.Generator().manual_seed(0))

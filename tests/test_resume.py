@@ -3,13 +3,13 @@
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import torch
 from lightning.pytorch import Callback
 
+from gan_lightning.errors import Interrupted
 from gan_lightning.train import train
 from tests.conftest import compose_train, start_gan_train
 from tests.test_train import read_events
@@ -77,52 +77,67 @@ def test_cli_resume_from_a_run_directory_continues_that_run(tmp_path):
     assert "ckpt_path: null" in (run_dir / ".hydra" / "config.yaml").read_text()  # first config kept
 
 
-@pytest.mark.slow
-def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path):
-    run_dir = tmp_path / "run"
-    proc = gan_train(
-        tmp_path,
-        f"hydra.run.dir={run_dir}",
-        "trainer.max_epochs=100",
-        "callbacks.last_checkpoint.every_n_steps=0",
-    )
-    first_grid = run_dir / "samples" / "step0000000.png"
-    deadline = time.monotonic() + 60
-    while not first_grid.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    assert first_grid.exists(), finish(proc)
-    time.sleep(1.0)  # let it train a little
-    proc.send_signal(signal.SIGINT)
-    out = finish(proc)
-    assert proc.returncode == 130, out
-    assert "Resume with: gan-train ckpt_path=" in out
+class SignalAt(Callback):
+    """Sends this process ``signum`` once the run reaches ``step``: a Ctrl-C or a scheduler's
+    SIGTERM at a known iteration."""
 
-    saved = last_checkpoint(run_dir)
-    assert saved["global_step"] > 0  # every_n_steps=0: only the Ctrl-C could have saved it
-    proc = gan_train(tmp_path, f"ckpt_path={run_dir}", f"trainer.max_steps={saved['global_step'] + 5}")
-    out = finish(proc)
-    assert proc.returncode == 0, out
-    assert last_checkpoint(run_dir)["global_step"] == saved["global_step"] + 5
-
-
-class SigintAt(Callback):
-    """Presses Ctrl-C (a real SIGINT to this process) once the run reaches ``step``."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
+    def __init__(self, step: int, signum: int = signal.SIGINT) -> None:
+        self.step, self.signum = step, signum
 
     def on_train_batch_end(self, trainer, *args) -> None:
         if trainer.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), self.signum)
+
+
+# A small DCGAN, its batch and its limit: all must come back from the printed line alone.
+DCGAN = [
+    "experiment=mnist_dcgan32",
+    "model.generator.base_width=8",
+    "model.discriminator.base_width=8",
+    "data.batch_size=16",
+    "trainer.max_steps=20",
+    "trainer.deterministic=true",
+    "callbacks.sample_quality.num_samples=100",
+    "trainer.enable_progress_bar=false",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
+def test_a_signal_saves_and_the_printed_line_resumes_the_same_run(tmp_path, signum, status):
+    stop = ["+callbacks.signal._target_=tests.test_resume.SignalAt", "+callbacks.signal.step=8"]
+    proc = gan_train(tmp_path, *DCGAN, *stop, f"+callbacks.signal.signum={int(signum)}")
+    out = finish(proc)
+    assert proc.returncode == status, out
+    (run_dir,) = (tmp_path / "logs" / "train" / "runs").iterdir()
+    assert out.count(f"Run directory: {run_dir}") == 2  # at the start and at the end
+    assert last_checkpoint(run_dir)["global_step"] == 8  # mid-epoch: 625 batches make one
+    printed = out.strip().splitlines()[-1]
+    assert printed.startswith(f"Interrupted ({signum.name}) at step 8; last.ckpt saved. Resume with: gan-train ")
+    command = printed.split("Resume with: gan-train ")[1].split()  # exactly as printed
+
+    proc = gan_train(tmp_path, *command)
+    out = finish(proc)
+    assert proc.returncode == 0, out
+    assert "differ from the run's own" not in out  # nothing typed, nothing changed
+    resumed = last_checkpoint(run_dir)
+    assert resumed["global_step"] == 20  # its own trainer.max_steps
+    assert resumed["callbacks"]["RunRecord"]["config"]["data"]["batch_size"] == 16
+
+    straight = tmp_path / "straight"
+    train(compose_train(straight, *DCGAN, "logger=none"))
+    for name, value in last_checkpoint(straight)["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][name]), name
 
 
 def test_ctrl_c_mid_epoch_then_resume_matches_a_straight_run(tmp_path):
     straight, split = tmp_path / "straight", tmp_path / "split"
     train(compose_train(straight, *SMALL, "logger=none", "trainer.max_steps=60"))
-    sigint = ["+callbacks.sigint._target_=tests.test_resume.SigintAt", "+callbacks.sigint.step=30"]
-    with pytest.raises(KeyboardInterrupt):
+    sigint = ["+callbacks.sigint._target_=tests.test_resume.SignalAt", "+callbacks.sigint.step=30"]
+    with pytest.raises(Interrupted, match="Interrupted .SIGINT. at step 30; last.ckpt saved") as stopped:
         train(compose_train(split, *SMALL, "logger=none", "trainer.max_steps=60", *sigint))
-    assert last_checkpoint(split)["global_step"] in (30, 31)  # the iteration under way finishes
+    assert stopped.value.exit_code == 130
+    assert last_checkpoint(split)["global_step"] == 30  # stopped after the iteration under way
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler given back
     train(compose_train(split, *SMALL, "logger=none", "trainer.max_steps=60", f"ckpt_path={split}"))
     expected, resumed = last_checkpoint(straight), last_checkpoint(split)

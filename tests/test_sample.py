@@ -56,9 +56,12 @@ def test_progress_gif_has_one_frame_per_grid(run_dir):
     assert Image.open(run_dir / "generated" / "progress.gif").n_frames == len(grids) == 5
 
 
-def test_bad_target_is_one_line(tmp_path):
-    with pytest.raises(SystemExit, match="error: .*nowhere: no checkpoint at"):
+def test_bad_target_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
         main([str(tmp_path / "nowhere"), "grid"])
+    assert exit_info.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ") and "nowhere: no checkpoint at" in line
 
 
 def test_loss_curves_png(tmp_path):

@@ -79,7 +79,8 @@ class SampleQuality(Callback):
     def _due(self, trainer: Trainer) -> bool:
         epoch, max_epochs = trainer.current_epoch + 1, trainer.max_epochs or -1  # -1: no limit
         last = 0 < max_epochs <= epoch or 0 < trainer.max_steps <= trainer.global_step
-        return self.scores is not None and (epoch % self.every_n_epochs == 0 or last)
+        # A run stopped by a signal (or pruned) ends its epoch early: no scores for it.
+        return self.scores is not None and not trainer.should_stop and (epoch % self.every_n_epochs == 0 or last)
 
     @torch.no_grad()
     def score(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, float]:

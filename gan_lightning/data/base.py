@@ -45,6 +45,12 @@ class ImageDataModule(LightningDataModule):
         # Under DDP each rank takes its own share of every epoch's order.
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
         self.train_batches = ShuffledBatches(images, self.batch_size, self.seed, rank, world)
+        if len(self.train_batches) == 0:
+            share = f" ({len(images) // world} per process of {world})" if world > 1 else ""
+            raise UserError(
+                f"data.batch_size={self.batch_size}: larger than the data set, {len(images)} images{share} "
+                f"of {self.source or 'the data'}; not one batch to train on"
+            )
 
     def reference_images(self) -> torch.Tensor | np.ndarray:
         """The real (N, C, H, W) uint8 images sample quality is measured against: here the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import torch
@@ -28,11 +29,13 @@ def find_file(raw_dir: Path, name: str) -> Path | None:
 
 
 class MNISTDataModule(ImageDataModule):
-    """The MNIST train split from ``<root>/MNIST/raw``, else the embedded 10k test split.
+    """The MNIST train split from ``<root>/MNIST/raw``.
 
     Missing files are downloaded with torchvision when ``download`` is set and the network
-    allows. When neither works, training goes on with the test split shipped in the package,
-    with a one-line warning. ``image_size`` other than 28 resizes once, in memory.
+    allows; a failed download leaves no folder behind. ``root`` left unset means
+    ``default_root``, and only there, when neither the files nor a download are at hand, does
+    training go on with the test split shipped in the package, with a one-line warning: a root
+    the user typed must hold the data. ``image_size`` other than 28 resizes once, in memory.
     """
 
     dataset_name = "MNIST"
@@ -40,7 +43,8 @@ class MNISTDataModule(ImageDataModule):
 
     def __init__(
         self,
-        root: str = "data",
+        root: str | None = None,
+        default_root: str = "data",
         batch_size: int = 64,
         image_size: int = 28,
         channels: int = 1,
@@ -51,7 +55,8 @@ class MNISTDataModule(ImageDataModule):
         super().__init__(batch_size, seed, on_device)
         if channels not in (1, 3):
             raise UserError(f"data.channels={channels}: {self.dataset_name} can be given 1 or 3 channels")
-        self.root = Path(root)
+        self.root = Path(root or default_root)
+        self.fallback = self.embedded if root is None else None  # only where the user did not point
         self.image_size = image_size
         self.channels = channels
         self.download = download
@@ -65,28 +70,31 @@ class MNISTDataModule(ImageDataModule):
             return
         import torchvision.datasets
 
+        created = next((p for p in reversed([self.raw_dir, *self.raw_dir.parents]) if not p.exists()), None)
         try:
             getattr(torchvision.datasets, self.dataset_name)(str(self.root), train=True, download=True)
         except Exception as err:  # no network, a mirror down, a read-only root: setup() reports it
             log.debug("download of %s failed: %s", self.dataset_name, err)
+            if created is not None:  # only a download that succeeds may leave folders behind
+                shutil.rmtree(created, ignore_errors=True)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_batches is not None:
             return
         path = find_file(self.raw_dir, TRAIN_IMAGES)
         why = " and the download failed" if self.download else " (data.download=false)"
-        if path is None and self.embedded is None:
+        if path is None and self.fallback is None:
             raise UserError(
                 f"{self.dataset_name} not found under {self.raw_dir}{why}; put "
                 f"{TRAIN_IMAGES}[.gz] there or set data.root to the folder holding {self.dataset_name}/"
             )
-        images = read_idx_images(path or self.embedded)
+        images = read_idx_images(path or self.fallback)
         if path is None:
             self.source = f"embedded {self.dataset_name} test split ({len(images)} images)"
             if self.trainer is None or self.trainer.is_global_zero:
                 log.warning(
-                    "%s not found under %s%s; training on the %s. Set data.root to a folder holding "
-                    "%s/raw/%s for the full set.",
+                    "%s not found under %s (the default data.root)%s; training on the %s. Set data.root "
+                    "to a folder holding %s/raw/%s for the full set.",
                     *(self.dataset_name, self.raw_dir, why, self.source, self.dataset_name, TRAIN_IMAGES),
                 )
         else:

@@ -10,8 +10,6 @@ the test-split accuracy and writes ``gan_lightning/metrics/weights/<dataset>.pt`
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from gan_lightning.data.base import to_unit_range
 from gan_lightning.data.idx import read_idx_images, read_idx_labels
 from gan_lightning.data.mnist import find_file
-from gan_lightning.errors import ReportedError, UserError
+from gan_lightning.errors import ArgumentParser, UserError, command
 from gan_lightning.metrics.classifier import WEIGHTS_DIR, DigitClassifier
 
 
@@ -88,8 +86,9 @@ def train_classifier(raw_dir: Path, out: Path, epochs: int = 2, seed: int = 0, l
     return accuracy
 
 
+@command
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(__doc__)
     parser.add_argument("--data-root", required=True, help="folder holding <dataset>/raw/")
     parser.add_argument("--dataset", default="MNIST", choices=["MNIST", "FashionMNIST"])
     parser.add_argument("--epochs", type=int, default=2)
@@ -98,11 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else WEIGHTS_DIR / f"{args.dataset.lower()}.pt"
     start = time.perf_counter()
-    try:
-        accuracy = train_classifier(Path(args.data_root) / args.dataset / "raw", out, args.epochs, args.seed)
-    except ReportedError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(err.exit_code)
+    accuracy = train_classifier(Path(args.data_root) / args.dataset / "raw", out, args.epochs, args.seed)
     print(
         f"test accuracy {accuracy:.4f}; {time.perf_counter() - start:.0f} s; wrote {out} ({out.stat().st_size} bytes)"
     )

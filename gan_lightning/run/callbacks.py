@@ -1,0 +1,51 @@
+"""The run's Lightning callbacks: its record in every checkpoint, and the stop a signal asks for."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+import torch
+from lightning.fabric.plugins.environments import SLURMEnvironment
+from lightning.pytorch import Callback, LightningModule, Trainer
+
+from gan_lightning.run.life import Run
+from gan_lightning.run.paths import slurm_job
+
+
+class RunRecord(Callback):
+    """What makes a run itself, saved in every checkpoint: its resolved config (so a resume
+    can name each setting that changed, and gan-eval can rebuild its data) and its overrides
+    (so a checkpoint moved out of its run directory still resumes as that run)."""
+
+    def __init__(self, config: dict[str, Any], overrides: list[str]) -> None:
+        self.config, self.overrides = config, overrides
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"config": self.config, "overrides": self.overrides}
+
+
+class StopOnSignal(Callback):
+    """Acts on the run's ``Signals``: once one arrived on any rank, every rank stops after the
+    same iteration, and ``last.ckpt`` is saved at the end of training as usual."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.run.started = True
+        signals = self.run.signals
+        environment = getattr(trainer._accelerator_connector, "cluster_environment", None)
+        if isinstance(environment, SLURMEnvironment) and environment.auto_requeue and slurm_job():
+            signals.requeue_signal = int(environment.requeue_signal or signal.SIGUSR1)
+        # When fit began, Lightning put its own handlers in place of the run's: its SIGTERM one
+        # ends training without a checkpoint and with exit status 0. Take them back.
+        signals.install((signal.SIGTERM,) + ((signals.requeue_signal,) if signals.requeue_signal else ()))
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args: Any) -> None:
+        signals = self.run.signals
+        # Every rank must stop at the same iteration, or DDP would hang in its next all-reduce.
+        if trainer.strategy.reduce_boolean_decision(signals.signum is not None, all=False):
+            signum = torch.tensor(signals.signum or 0, device=trainer.strategy.root_device)
+            signals.signum = int(trainer.strategy.reduce(signum, reduce_op="max"))  # the one some rank got
+            trainer.should_stop = True
