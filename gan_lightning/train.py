@@ -36,7 +36,7 @@ from gan_lightning.run import paths
 from gan_lightning.run.life import Run, in_multirun, typed_overrides
 from gan_lightning.run.lock import RunLock, is_rank_zero
 from gan_lightning.run.overrides import restore_overrides
-from gan_lightning.sweep import objective, write_result
+from gan_lightning.sweep.results import objective, write_result
 
 if TYPE_CHECKING:
     from lightning.pytorch import Callback
@@ -58,7 +58,8 @@ def _instantiate_all(group: DictConfig | None) -> list[Any]:
 
 def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str, float]:
     """Build everything from ``cfg`` (plus ``extra_callbacks``), fit, and return the final
-    logged metrics; ``{}`` when a resumed run has nothing left to do."""
+    logged metrics and ``iterations``, the run's step count; ``{}`` when a resumed run has
+    nothing left to do."""
     with Run(cfg) as run:
         check_config(cfg)  # before torch is even imported: a bad value answers at once
         ckpt_path = run.resume()
@@ -78,7 +79,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str
             warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
             trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         run.end(trainer)
-    return {name: float(value) for name, value in trainer.callback_metrics.items()}
+    metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+    return {**metrics, "iterations": float(trainer.global_step)}
 
 
 def _refuse_multi_process_sweeps(trainer: Any, multirun: bool) -> None:
@@ -98,8 +100,15 @@ def _refuse_multi_process_sweeps(trainer: Any, multirun: bool) -> None:
 def _task(cfg: DictConfig) -> float:
     """One run: train, record ``result.json`` in the run directory, return the objective."""
     run_dir, overrides = Path(HydraConfig.get().runtime.output_dir), typed_overrides()
+    reporter = None
     try:
-        metrics = train(cfg)
+        if in_multirun():
+            from gan_lightning.sweep.trial import set_threads_for_parallel_runs, trial_reporter
+
+            if threads := set_threads_for_parallel_runs():
+                log.info("Runs share this machine: %d torch threads for this one", threads)
+            reporter = trial_reporter(cfg.optimized_metric)
+        metrics = train(cfg, extra_callbacks=[reporter] if reporter else [])
     except Exception as err:
         status, line = describe(err)
         if not in_multirun() or status > 128:  # a signal stops the whole sweep too
@@ -116,7 +125,8 @@ def _task(cfg: DictConfig) -> float:
     # Empty metrics: a resumed run had nothing left to do, its result stands. Under DDP the
     # process of global rank 0 speaks for the run.
     if metrics and is_rank_zero():
-        write_result(run_dir, overrides, metrics, value, missing, cfg.optimized_metric)
+        pruned = reporter.pruned_epoch if reporter else None
+        write_result(run_dir, overrides, metrics, value, missing, cfg.optimized_metric, pruned)
     return value
 
 

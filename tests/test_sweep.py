@@ -1,14 +1,24 @@
-"""Hydra multirun: a run directory, a TensorBoard run and a summary row per run."""
+"""Sweeps on the project's Optuna sweeper: stopped and continued, pruned, grouped by seed, drawn."""
 
 import csv
 import json
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import torch
+from lightning.pytorch import Callback
+from omegaconf import OmegaConf
+from PIL import Image
 
-from tests.conftest import run_gan_train
+from gan_lightning.errors import UserError
+from gan_lightning.sweep.results import write_result
+from gan_lightning.sweep.study import Sweep
+from hydra_plugins.gan_lightning_sweeper.gan_lightning_sweeper import GanLightningSweeperConf
+from tests.conftest import run_gan_train, start_gan_train
 from tests.test_train import read_events
 
 TINY = ["debug=limit", "trainer.max_steps=5", "data.download=false", "trainer.enable_progress_bar=false"]
@@ -19,41 +29,92 @@ def the_sweep(cwd: Path) -> Path:
     return sweep_dir
 
 
-def summary_rows(sweep_dir: Path) -> list[dict]:
-    with open(sweep_dir / "summary.csv") as f:
+def csv_rows(path: Path) -> list[dict]:
+    with open(path) as f:
         return list(csv.DictReader(f))
 
 
+def is_image(path: Path) -> bool:
+    with Image.open(path) as image:
+        image.verify()
+    return path.stat().st_size > 0
+
+
+class HangAt(Callback):
+    """In the run whose directory is named ``run``, stops dead at ``step`` (after that step's
+    checkpoint) and leaves ``marker``: a sweep to kill mid-run at a known place."""
+
+    def __init__(self, run: str, step: int, marker: str) -> None:
+        self.run, self.step, self.marker = run, step, Path(marker)
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if Path(trainer.default_root_dir).name == self.run and trainer.global_step == self.step:
+            self.marker.write_text("hanging")
+            time.sleep(600)
+
+
 @pytest.mark.slow
-def test_a_2x2_grid_gives_four_runs_four_tensorboard_runs_and_a_summary(tmp_path):
-    grid = ["-m", "model.g_optimizer.lr=1e-4,2e-4", "model.g_optimizer.betas.0=0.5,0.0"]
-    result = run_gan_train(tmp_path, *grid, *TINY)
-    assert result.returncode == 0, result.stderr[-3000:]
-    sweep_dir = the_sweep(tmp_path)
-    runs = sorted(p.name for p in sweep_dir.iterdir() if p.is_dir())
-    assert runs == ["0", "1", "2", "3"]
-    for run in runs:
-        events = read_events(sweep_dir / run)
-        assert "train/g_loss" in events.Tags()["scalars"]
+def test_a_grid_killed_mid_run_continues_with_the_same_command(tmp_path):
+    marker = tmp_path / "hanging"
+    hang = ["+callbacks.hang._target_=tests.test_sweep.HangAt", "+callbacks.hang.run='2'", "+callbacks.hang.step=4"]
+    sweep_dir = tmp_path / "sweep"
+    command = ["-m", "model.g_optimizer.lr=1e-4,2e-4", "seed=0,1", f"hydra.sweep.dir={sweep_dir}", *TINY]
+    command += [
+        "trainer.max_steps=8",
+        "callbacks.last_checkpoint.every_n_steps=2",
+        *hang,
+        f"+callbacks.hang.marker={marker}",
+    ]
+    sweep = start_gan_train(tmp_path, *command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not marker.exists() and time.monotonic() < deadline and sweep.poll() is None:
+        time.sleep(0.1)
+    assert marker.exists(), "the third run never reached its step 4"
+    sweep.kill()  # kill -9 of the sweep process, the run inside it with it
+    sweep.wait()
+    assert torch.load(sweep_dir / "2" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4
+
+    again = run_gan_train(tmp_path, *command)  # the same command, same sweep directory
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "3 of 4 trials found, 2 done, 1 to resume, 1 to start" in again.stdout + again.stderr
+    assert sorted(p.name for p in sweep_dir.iterdir() if p.is_dir()) == ["0", "1", "2", "3"]  # none duplicated
+    for run in ("0", "1", "2", "3"):
+        assert json.loads((sweep_dir / run / "result.json").read_text())["status"] == "ok"
+        events = read_events(sweep_dir / run)  # each run is its own TensorBoard run, with HParams
         assert "_hparams_/session_start_info" in events.PluginTagToContent("hparams")
+    resumed = sweep_dir / "2"
+    assert list(resumed.glob(".hydra/resume_*/overrides.yaml"))  # continued, not restarted
+    steps = [point.step for point in read_events(resumed).Scalars("train/g_loss")]
+    assert steps == sorted(set(steps)) and steps[-1] == 7 and len(list((resumed / "tensorboard").glob("events*"))) == 2
 
-    rows = summary_rows(sweep_dir)
-    assert len(rows) == 4 and all(row["status"] == "ok" for row in rows)
-    fids = [float(row["val/fid"]) for row in rows]
-    assert fids == sorted(fids) and fids[0] > 0  # best first, by sample quality
-    lrs = {row["overrides"].split(" ")[0] for row in rows}
-    assert lrs == {"model.g_optimizer.lr=0.0001", "model.g_optimizer.lr=0.0002"}
-    markdown = (sweep_dir / "summary.md").read_text()
-    assert f"Best: run {rows[0]['run']}" in markdown and markdown in result.stdout  # printed too
-    assert f"Resume it: gan-train ckpt_path={sweep_dir.relative_to(tmp_path) / rows[0]['run']}" in markdown
-
-    # The summary can be rebuilt from the directory alone.
-    (sweep_dir / "summary.csv").unlink()
-    (sweep_dir / "summary.md").unlink()
-    rebuilt = subprocess.run(
-        [sys.executable, "-m", "gan_lightning.sweep", str(sweep_dir)], capture_output=True, text=True, check=True
+    # The summary: every run best first, and each setting's mean ± std over its two seeds.
+    runs = csv_rows(sweep_dir / "summary.csv")
+    fids = [float(row["val/fid"]) for row in runs]
+    assert len(runs) == 4 and fids == sorted(fids)
+    groups = csv_rows(sweep_dir / "summary_by_setting.csv")
+    assert [g["n"] for g in groups] == ["2", "2"] and float(groups[0]["val/fid mean"]) <= float(
+        groups[1]["val/fid mean"]
     )
-    assert summary_rows(sweep_dir) == rows and "Best: run" in rebuilt.stdout
+    for group in groups:
+        values = [json.loads((sweep_dir / r / "result.json").read_text())["objective"] for r in group["runs"].split()]
+        assert float(group["val/fid mean"]) == pytest.approx(statistics.fmean(values), rel=1e-3)
+        assert float(group["std"]) == pytest.approx(statistics.stdev(values), rel=0.05, abs=1e-3)
+        assert "seed" not in group["setting"] and group["setting"].startswith("model.g_optimizer.lr=")
+    assert is_image(sweep_dir / "summary.png")
+    markdown = (sweep_dir / "summary.md").read_text()
+    assert markdown in again.stdout  # printed too
+    rebuilt = subprocess.run(
+        [sys.executable, "-m", "gan_lightning.sweep", str(sweep_dir)], capture_output=True, text=True
+    )
+    assert rebuilt.returncode == 0 and rebuilt.stdout.strip() == markdown.strip()
+
+    # The summary's resume line, as printed, continues the best run with its own settings.
+    (line,) = [line for line in markdown.splitlines() if line.startswith("Resume it: gan-train ")]
+    best = Path(line.split("ckpt_path=")[1])
+    longer = run_gan_train(tmp_path, *line.removeprefix("Resume it: gan-train ").split(), "trainer.max_steps=10")
+    assert longer.returncode == 0, longer.stderr[-3000:]
+    assert "trainer.max_steps 8 -> 10" in longer.stdout + longer.stderr
+    assert torch.load(best / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 10
 
 
 @pytest.mark.slow
@@ -62,7 +123,7 @@ def test_failed_runs_are_recorded_and_the_sweep_goes_on(tmp_path):
     guard = "callbacks.divergence_guard.every_n_steps=1"
     result = run_gan_train(tmp_path, "-m", "data.batch_size=0,64", *poison, guard, *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
-    rows = summary_rows(the_sweep(tmp_path))
+    rows = csv_rows(the_sweep(tmp_path) / "summary.csv")
     assert [row["status"] for row in rows] == ["ok", "failed", "failed", "failed"]
     assert "+callbacks.poison.step=100" in rows[0]["overrides"] and "data.batch_size=64" in rows[0]["overrides"]
     errors = sorted(row["error"] for row in rows[1:])
@@ -71,34 +132,100 @@ def test_failed_runs_are_recorded_and_the_sweep_goes_on(tmp_path):
 
 
 @pytest.mark.slow
-def test_multirun_with_a_multi_process_trainer_is_refused_per_run(tmp_path):
+def test_a_tpe_study_prunes_a_diverging_learning_rate(tmp_path):
+    search = [
+        "-m",
+        "hparams_search=optuna",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.seed=2",  # TPE's random start-up picks 2e-4, 2e-4, 2e-4, then 0.5
+        "hydra.sweeper.pruner=median",
+        "+hydra.sweeper.pruner_args.n_startup_trials=3",
+        "hydra.sweeper.params=null",  # only G's learning rate, from the command line:
+        "model.g_optimizer.lr=choice(0.0002,0.5)",
+    ]
+    budget = ["trainer.max_epochs=2", "+trainer.limit_train_batches=10", "callbacks.sample_quality.num_samples=300"]
+    result = run_gan_train(tmp_path, *search, *budget, "data.download=false", "trainer.enable_progress_bar=false")
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep_dir = the_sweep(tmp_path)
+    runs = {row["run"]: row for row in csv_rows(sweep_dir / "summary.csv")}
+    assert len(runs) == 4 and not [r for r in runs.values() if r["status"] == "failed"]
+    (pruned,) = [r for r in runs.values() if r["status"] == "pruned"]
+    assert "model.g_optimizer.lr=0.5" in pruned["overrides"] and pruned["epochs"] == "1"
+    assert json.loads((sweep_dir / pruned["run"] / "result.json").read_text())["epochs"] == 1
+    stopped = torch.load(sweep_dir / pruned["run"] / "checkpoints" / "last.ckpt", weights_only=True)
+    assert stopped["global_step"] == 10  # a clean checkpoint at the end of its first epoch
+    for picture in ("summary.png", "optuna_history.png", "optuna_slice.png"):
+        assert is_image(sweep_dir / picture)
+
+
+class StandInLauncher:
+    """Trains nothing: writes each job's result.json as its run would, the objective a function
+    of its learning rate and seed."""
+
+    def __init__(self, sweep_dir: Path) -> None:
+        self.sweep_dir, self.jobs = sweep_dir, []
+
+    def launch(self, jobs: list[list[str]], initial_job_idx: int) -> list[None]:
+        for job in jobs:
+            self.jobs.append(job)
+            values = dict(override.split("=", 1) for override in job)
+            run_dir = self.sweep_dir / values["hydra.sweep.subdir"]
+            run_dir.mkdir(parents=True)
+            value = 1000 * float(values["model.g_optimizer.lr"]) + int(values["seed"])
+            overrides = [o for o in job if not o.startswith("hydra.")]
+            write_result(run_dir, overrides, {"val/fid": value, "iterations": 10.0}, value, "", "val/fid")
+        return [None] * len(jobs)
+
+
+def sweep_config(sweep_dir: Path, seeds: int | None) -> OmegaConf:
+    return OmegaConf.create(
+        {"hydra": {"sweep": {"dir": str(sweep_dir)}, "launcher": {}}, "trainer": {}, "sweep": {"seeds": seeds}}
+    )
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "grid"])
+def test_sweep_seeds_runs_every_setting_on_each_seed_and_a_rerun_has_nothing_left(tmp_path, sampler):
+    space = "tag(log,interval(1e-5,1e-2))" if sampler == "tpe" else "1e-4,2e-4"
+    options = OmegaConf.structured(GanLightningSweeperConf(sampler=sampler, n_trials=5 if sampler == "tpe" else None))
+    launcher = StandInLauncher(tmp_path)
+    Sweep(options, sweep_config(tmp_path, seeds=3), launcher).run([f"model.g_optimizer.lr={space}", "debug=limit"])
+    assert len(launcher.jobs) == 6  # two settings, three seeds each (5 trials round up to whole settings)
+    groups = csv_rows(tmp_path / "summary_by_setting.csv")
+    assert [g["n"] for g in groups] == ["3", "3"]
+    for group in groups:  # each setting ran with seeds 0, 1 and 2, and the std is theirs
+        seeds = sorted(
+            json.loads((tmp_path / r / "result.json").read_text())["overrides"][-1] for r in group["runs"].split()
+        )
+        assert seeds == ["seed=0", "seed=1", "seed=2"] and float(group["std"]) == pytest.approx(1.0)
+    assert all("debug=limit" in job for job in launcher.jobs)
+
+    again = StandInLauncher(tmp_path)
+    Sweep(options, sweep_config(tmp_path, seeds=3), again).run([f"model.g_optimizer.lr={space}", "debug=limit"])
+    assert again.jobs == []  # every trial done: nothing runs twice
+    with pytest.raises(UserError, match="holds a sweep of .* continue it with its own command"):
+        Sweep(options, sweep_config(tmp_path, seeds=3), again).run(["model.g_optimizer.lr=5e-4,6e-4"])
+
+
+def test_a_sweep_with_a_multi_process_trainer_is_one_line(tmp_path):
     result = run_gan_train(tmp_path, "-m", "trainer=ddp_cpu", "model.g_optimizer.lr=1e-4,2e-4", *TINY)
-    assert result.returncode == 0, result.stderr[-3000:]
-    sweep_dir = the_sweep(tmp_path)
-    assert sorted(p.name for p in sweep_dir.iterdir() if p.is_dir()) == ["0", "1"]  # no sweep started twice
-    for run in ("0", "1"):
-        outcome = json.loads((sweep_dir / run / "result.json").read_text())
-        assert outcome["status"] == "failed" and "-m with a multi-process trainer" in outcome["error"]
-
-
-@pytest.mark.slow
-def test_optuna_search_runs_its_trials_and_reports_the_best(tmp_path):
-    result = run_gan_train(tmp_path, "hparams_search=optuna", "hydra.sweeper.n_trials=3", *TINY)
-    assert result.returncode == 0, result.stderr[-3000:]
-    sweep_dir = the_sweep(tmp_path)
-    rows = summary_rows(sweep_dir)
-    assert len(rows) == 3 and all(row["status"] == "ok" for row in rows)
-    assert all("model.d_optimizer.betas.1=" in row["overrides"] for row in rows)
-    assert "best_value" in (sweep_dir / "optimization_results.yaml").read_text()
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: -m with a multi-process trainer")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
 def test_parallel_and_submitit_launchers_run_the_sweep(tmp_path, launcher):
-    result = run_gan_train(tmp_path, "-m", f"hydra/launcher={launcher}", "model.g_optimizer.lr=1e-4,2e-4", *TINY)
+    jobs = ["hydra.launcher.n_jobs=2"] if launcher == "joblib" else []
+    result = run_gan_train(tmp_path, "-m", f"hydra/launcher={launcher}", *jobs, "model.g_optimizer.lr=1e-4,2e-4", *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
-    rows = summary_rows(the_sweep(tmp_path))
+    sweep_dir = the_sweep(tmp_path)
+    rows = csv_rows(sweep_dir / "summary.csv")
     assert len(rows) == 2 and all(row["status"] == "ok" for row in rows)
+    if launcher == "joblib":  # 2 cores, 2 runs at once: one torch thread each, or less
+        logs = [(sweep_dir / r["run"] / "train.log").read_text() for r in rows]
+        expected = max(1, (__import__("os").cpu_count() or 1) // 2)
+        assert all(f"Runs share this machine: {expected} torch threads" in log for log in logs)
 
 
 def test_the_slurm_launcher_composes(tmp_path):

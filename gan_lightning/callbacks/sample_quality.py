@@ -49,6 +49,7 @@ class SampleQuality(Callback):
         self.inception_weights = inception_weights
         self.seed = seed
         self.scores: SampleScores | None = None
+        self.scored_epoch: int | None = None  # the epoch the logged val/* belong to
         self._epoch_start = 0.0
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -111,5 +112,6 @@ class SampleQuality(Callback):
             epoch = trainer.current_epoch
             log.info("epoch %d: %s (scored in %.1f s, %.0f%% of the epoch)", epoch, shown, seconds, share)
         # Every rank computed the same gathered values: no further reduction.
+        self.scored_epoch = trainer.current_epoch
         pl_module.log("val/fid", metrics.pop("val/fid"), prog_bar=True)
         pl_module.log_dict({**metrics, "val/eval_seconds": seconds})

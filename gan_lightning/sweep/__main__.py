@@ -1,0 +1,3 @@
+from gan_lightning.sweep.results import main
+
+main()

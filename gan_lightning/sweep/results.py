@@ -1,0 +1,187 @@
+"""Sweep bookkeeping: each run's ``result.json``, and the summary of a whole sweep.
+
+    gan-sweep-summary logs/train/multiruns/<date>_<time>     # rebuild it at any time
+
+The sweeper writes ``summary.csv`` and ``summary.md`` (and ``summary.png``) in the sweep
+directory when the sweep ends, and prints the Markdown: every run, best first (pruned runs with
+the epoch they reached, failed ones last), then every setting with the mean ± std of the
+objective over its seeds, ranked by the mean.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from gan_lightning.errors import ArgumentParser, UserError, command
+
+RESULT = "result.json"
+STUDY_FILE = "study.json"  # written by the sweeper: how a run reaches the study, and its direction
+
+
+def objective(metrics: dict[str, float], name: str) -> float:
+    """The number a sweep minimizes: a logged metric (``val/fid`` by default), or
+    ``train/equilibrium_gap``, a loss-based one that needs no scoring: how far the final losses
+    are from the minimax equilibrium, where D outputs 1/2 everywhere and both losses equal ln 2."""
+    if name == "train/equilibrium_gap":
+        if "train/d_loss" not in metrics:
+            return math.nan
+        return abs(metrics["train/d_loss"] - math.log(2)) + abs(metrics["train/g_loss"] - math.log(2))
+    return metrics.get(name, math.nan)
+
+
+def write_result(
+    run_dir: Path,
+    overrides: list[str],
+    metrics: dict[str, float],
+    value: float,
+    error: str,
+    objective_name: str,
+    pruned_epoch: int | None = None,
+) -> None:
+    status = "pruned" if pruned_epoch else "failed" if error or not math.isfinite(value) else "ok"
+    result = {
+        "status": status,
+        "error": error,
+        "epochs": pruned_epoch,  # for a pruned run: the epochs it trained before it was stopped
+        "overrides": overrides,
+        "objective_name": objective_name,
+        "objective": value,
+        "metrics": metrics,
+    }
+    (run_dir / RESULT).write_text(json.dumps(result, indent=1))
+
+
+def _direction(sweep_dir: Path) -> int:
+    study = sweep_dir / STUDY_FILE
+    maximize = study.is_file() and json.loads(study.read_text()).get("direction") == "maximize"
+    return -1 if maximize else 1
+
+
+def collect(sweep_dir: Path) -> list[dict[str, Any]]:
+    """Every run under ``sweep_dir`` with a result: ok ones best first, then pruned, then failed."""
+    sign, runs = _direction(sweep_dir), []
+    for path in sorted(sweep_dir.glob(f"*/{RESULT}")):
+        runs.append({"run": path.parent.name, **json.loads(path.read_text())})
+    order = {"ok": 0, "pruned": 1, "failed": 2}
+    runs.sort(key=lambda r: (order[r["status"]], sign * r["objective"] if r["status"] != "failed" else 0.0))
+    return runs
+
+
+def _is_setting(override: str) -> bool:
+    """Overrides that say what a run tried, not how or where it ran."""
+    return not override.lstrip("+").startswith(("seed=", "ckpt_path=", "hydra"))
+
+
+def settings(runs: list[dict[str, Any]]) -> dict[str, str]:
+    """Each run's setting: the overrides whose values differ across the sweep, seed left out."""
+    effective = {r["run"]: dict(o.partition("=")[::2] for o in r["overrides"] if _is_setting(o)) for r in runs}
+    keys = list(dict.fromkeys(key for values in effective.values() for key in values))
+    varying = [key for key in keys if len({values.get(key) for values in effective.values()}) > 1]
+    return {
+        run: " ".join(f"{key}={values[key]}" for key in varying if key in values) for run, values in effective.items()
+    }
+
+
+def by_setting(runs: list[dict[str, Any]], sign: int = 1) -> list[dict[str, Any]]:
+    """One row per setting: mean ± std of the objective over its finished seeds, best mean first."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    labels = settings(runs)
+    for run in runs:
+        groups[labels[run["run"]]].append(run)
+    rows = []
+    for setting, members in groups.items():
+        values = [r["objective"] for r in members if r["status"] == "ok"]
+        rows.append(
+            {
+                "setting": setting or "(all runs alike)",
+                "mean": statistics.fmean(values) if values else math.nan,
+                "std": statistics.stdev(values) if len(values) > 1 else 0.0 if values else math.nan,
+                "n": len(values),
+                "pruned": sum(r["status"] == "pruned" for r in members),
+                "failed": sum(r["status"] == "failed" for r in members),
+                "runs": [r["run"] for r in members],
+            }
+        )
+    rows.sort(key=lambda row: (math.isnan(row["mean"]), sign * row["mean"] if row["n"] else 0.0))
+    return rows
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return lines + ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+
+
+def summarize(sweep_dir: str | Path) -> str:
+    """Write ``summary.csv``, ``summary_by_setting.csv``, ``summary.md`` and ``summary.png`` in
+    ``sweep_dir``; return the Markdown."""
+    sweep_dir = Path(sweep_dir)
+    runs = collect(sweep_dir)
+    if not runs:
+        raise UserError(f"{sweep_dir}: no run of a sweep in it (no */{RESULT})")
+    name, sign = runs[0]["objective_name"], _direction(sweep_dir)
+    metric_names = sorted({metric for run in runs for metric in run["metrics"]} - {"iterations"})
+    header = ["run", "status", name, "iterations", "epochs", "overrides", *metric_names, "error"]
+    rows = [
+        [
+            run["run"],
+            run["status"],
+            f"{run['objective']:.4g}",
+            str(int(run["metrics"].get("iterations", 0)) or ""),
+            str(run.get("epochs") or ""),
+            " ".join(run["overrides"]),
+            *(f"{run['metrics'][m]:.4g}" if m in run["metrics"] else "" for m in metric_names),
+            run["error"],
+        ]
+        for run in runs
+    ]
+    with open(sweep_dir / "summary.csv", "w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    groups = by_setting(runs, sign)
+    group_header = ["rank", "setting", f"{name} mean", "std", "n", "pruned", "failed", "runs"]
+    group_rows = [
+        [str(i + 1), g["setting"], f"{g['mean']:.4g}", f"{g['std']:.2g}", str(g["n"])]
+        + [str(g["pruned"]), str(g["failed"]), " ".join(g["runs"])]
+        for i, g in enumerate(groups)
+    ]
+    with open(sweep_dir / "summary_by_setting.csv", "w", newline="") as f:
+        csv.writer(f).writerows([group_header, *group_rows])
+
+    lines = ["## Runs", "", *_table(header, rows), "", "## By setting (mean ± std over seeds)", ""]
+    lines += _table(group_header, group_rows)
+    iterations = sum(int(run["metrics"].get("iterations", 0)) for run in runs)
+    pruned = sum(run["status"] == "pruned" for run in runs)
+    lines += ["", f"Iterations trained: {iterations} in {len(runs)} runs ({pruned} pruned)"]
+    best_group, best = groups[0], runs[0]
+    if best["status"] == "ok":
+        spread = f" ± {best_group['std']:.2g} over {best_group['n']} runs" if best_group["n"] > 1 else ""
+        lines += [
+            "",
+            f"Best setting: {best_group['setting']} ({name} {best_group['mean']:.4g}{spread})",
+            f"Best run: {best['run']} ({name} {best['objective']:.4g})",
+            f"Resume it: gan-train ckpt_path={sweep_dir / best['run']}",  # its own overrides come back
+        ]
+    from gan_lightning.sweep.plots import plot_summary
+
+    picture = plot_summary(sweep_dir, runs, groups)
+    if picture:
+        lines += ["", f"Picture: {picture}"]
+    markdown = "\n".join(lines) + "\n"
+    (sweep_dir / "summary.md").write_text(markdown)
+    return markdown
+
+
+@command
+def main(argv: list[str] | None = None) -> None:
+    parser = ArgumentParser(__doc__)
+    parser.add_argument("sweep_dir", help="the sweep directory (logs/train/multiruns/<date>_<time>)")
+    print(summarize(parser.parse_args(argv).sweep_dir))
+
+
+if __name__ == "__main__":
+    main()
