@@ -37,7 +37,7 @@ from lightning.pytorch import Callback
 from omegaconf import DictConfig
 
 from gan_lightning.errors import ArgumentParser, command
-from gan_lightning.losses import discriminator_loss, generator_loss
+from gan_lightning.losses import get_loss
 
 MODES = ("template", "plain", "plain_memory", "plain_memory_frozen_d")
 
@@ -100,7 +100,7 @@ def _plain(cfg: DictConfig, batches: Any, warmup: int, steps: int, freeze_d: boo
     """The seed scripts' loop, D then G, with the template's networks and losses; with
     ``freeze_d``, G's backward pass skips D's weight gradients, as the template's does."""
     torch.manual_seed(cfg.seed)
-    model = cfg.model
+    model, loss = cfg.model, get_loss(cfg.model.loss)
     generator, discriminator = instantiate(model.generator), instantiate(model.discriminator)
     opt_g = instantiate(model.g_optimizer)(generator.parameters())
     opt_d = instantiate(model.d_optimizer)(discriminator.parameters())
@@ -112,12 +112,12 @@ def _plain(cfg: DictConfig, batches: Any, warmup: int, steps: int, freeze_d: boo
             break
         fake = generator(torch.randn(real.size(0), model.latent_dim))
         opt_d.zero_grad()
-        d_loss = discriminator_loss(discriminator(real), discriminator(fake.detach()))
+        d_loss = loss.discriminator(discriminator(real), discriminator(fake.detach()))
         d_loss.backward()
         opt_d.step()
         opt_g.zero_grad()
         discriminator.requires_grad_(not freeze_d)
-        g_loss = generator_loss(discriminator(fake))
+        g_loss = loss.generator(discriminator(fake))
         g_loss.backward()
         discriminator.requires_grad_(True)
         opt_g.step()

@@ -77,6 +77,8 @@ def describe(err: BaseException) -> tuple[int, str]:
         return reported.exit_code, f"error: {reported}"
     if type(err).__module__.startswith("hydra") and type(err).__name__ != "InstantiationException":
         return 2, f"error: {_hydra_message(err)}"
+    while err.__cause__ is not None:  # the root cause, not a wrapper such as Hydra's InstantiationException
+        err = err.__cause__
     text = str(err).strip().splitlines()
     hint = f" (unexpected: {DEBUG_ENV}=1 shows the traceback)"
     return 1, f"error: {type(err).__name__}" + (f": {text[0]}" if text else "") + hint

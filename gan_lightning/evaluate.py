@@ -23,11 +23,12 @@ from hydra.utils import instantiate
 from gan_lightning.callbacks.sample_quality import default_features
 from gan_lightning.errors import ArgumentParser, UserError, command
 from gan_lightning.gan_module import GANModule
-from gan_lightning.metrics.scores import SampleScores, as_float_batches, generated_batches
+from gan_lightning.metrics.scores import SampleScores, as_float_batches
 from gan_lightning.run.life import load_checkpoint, stored_config
 from gan_lightning.run.paths import find_checkpoint
+from gan_lightning.sampling import sample_batches
 
-COLUMNS = ("fid", "kid", "is")
+LABELS = {"generator": "generator", "generator_ema": "EMA generator", "real": "real (floor)"}
 
 
 def run_data_module(checkpoint: dict[str, Any], data_root: str | None) -> Any:
@@ -54,7 +55,8 @@ def evaluate(
     inception_weights: str | None = None,
     batch_size: int = 500,
 ) -> dict[str, dict[str, float]]:
-    """``{"generator": {...}, "generator_ema": {...}, "real": {...}}`` of FID, KID and IS."""
+    """``{"generator": {...}, "generator_ema": {...}, "real": {...}}`` of every metric of the
+    registry that applies (FID, KID, IS; for MNIST-like data also modes and class_kl)."""
     ckpt = find_checkpoint(target)
     datamodule = run_data_module(load_checkpoint(ckpt), data_root)
     module = GANModule.load_from_checkpoint(ckpt, map_location="cpu", compile=False).eval()
@@ -74,7 +76,7 @@ def evaluate(
     for name in ("generator", "generator_ema"):
         generator = getattr(module, name)
         if generator is not None:
-            fakes = generated_batches(generator, num, module.latent_dim, batch_size, seed, cpu)
+            fakes = sample_batches(generator, num, module.latent_dim, batch_size, seed, cpu, module.num_classes)
             results[name] = scores.score(fakes, seed=seed)
     results["real"] = scores.score(as_float_batches(reference[second], batch_size, cpu), seed=seed)
     results["about"] = {
@@ -88,14 +90,15 @@ def evaluate(
 
 def table(results: dict[str, dict[str, Any]]) -> str:
     about = results["about"]
+    rows = [results[key] for key in LABELS if key in results]
+    columns = [name for name in dict.fromkeys(n for row in rows for n in row) if not name.endswith("_std")]
     lines = [
         f"{about['checkpoint']}: {about['num_samples']} samples each, {about['features']} features",
-        f"{'':14}" + "".join(f"{name.upper():>12}" for name in COLUMNS),
+        f"{'':14}" + "".join(f"{name.upper():>12}" for name in columns),
     ]
-    labels = {"generator": "generator", "generator_ema": "EMA generator", "real": "real (floor)"}
-    for key, label in labels.items():
+    for key, label in LABELS.items():
         if key in results:
-            lines.append(f"{label:14}" + "".join(f"{results[key][name]:12.4g}" for name in COLUMNS))
+            lines.append(f"{label:14}" + "".join(f"{results[key].get(name, float('nan')):12.4g}" for name in columns))
     return "\n".join(lines)
 
 

@@ -1,9 +1,10 @@
-"""The LightningModule every GAN here trains with: alternating D then G updates, BCE losses."""
+"""The LightningModule every GAN here trains with: n discriminator updates, then one generator
+update, with the loss, penalties and augmentation the config names."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,8 +13,11 @@ from hydra.utils import instantiate
 from lightning.pytorch import LightningModule
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from omegaconf import DictConfig, OmegaConf
+from torch import Tensor, nn
 
-from gan_lightning.losses import discriminator_loss, generator_loss
+from gan_lightning.augment import build_augment
+from gan_lightning.errors import UserError
+from gan_lightning.losses import get_loss, gradient_penalty, r1_penalty
 
 
 def _plain(cfg: Any) -> Any:
@@ -26,8 +30,9 @@ def _step_not_counted(optimizer: LightningOptimizer) -> Iterator[None]:
     """Run ``optimizer.step()`` without Lightning counting it as a global step.
 
     Lightning counts every manual ``optimizer.step()``; with two optimizers ``global_step``
-    would double. Leaving D's step uncounted makes one (D, G) iteration one step, so
-    ``max_steps``, checkpoint intervals and the TensorBoard x-axis all count iterations.
+    would double. Leaving D's steps uncounted makes one iteration (n D updates, one G update)
+    one step, so ``max_steps``, checkpoint intervals and the TensorBoard x-axis all count
+    generator updates.
     """
     before, after = optimizer._on_before_step, optimizer._on_after_step
     optimizer._on_before_step = optimizer._on_after_step = lambda: None
@@ -37,14 +42,25 @@ def _step_not_counted(optimizer: LightningOptimizer) -> Iterator[None]:
         optimizer._on_before_step, optimizer._on_after_step = before, after
 
 
+def spectral_normalized(network: nn.Module) -> nn.Module:
+    """torch's spectral-norm parametrization on every weight layer of ``network``, in place."""
+    layers = [m for m in network.modules() if isinstance(m, nn.Linear | nn.Conv2d | nn.ConvTranspose2d | nn.Embedding)]
+    for layer in layers:
+        nn.utils.parametrizations.spectral_norm(layer)
+    return network
+
+
 class GANModule(LightningModule):
     """Holds ``generator`` and ``discriminator`` (built from ``_target_`` configs) and trains them.
 
-    Each training step is one discriminator update (real -> 1, detached fakes -> 0) then one
-    non-saturating generator update (fakes -> 1). ``fixed_noise`` is a buffer, so sample grids
-    use the same z for the whole run, across resumes. Each step's z is a function of
-    (``seed``, rank, step) alone: DDP ranks draw different z, and a resumed run draws exactly
-    the z an uninterrupted one would, with no random-generator state to checkpoint.
+    Each training step takes ``d_steps_per_g`` batches: one discriminator update on each (reals
+    against detached fakes), then one generator update against the discriminator just updated,
+    all with the loss of ``gan_lightning/losses.py`` that ``loss`` names, plus WGAN-GP's gradient
+    penalty, the R1 penalty (``r1_gamma``, every ``r1_every`` D updates) and DiffAugment
+    (``augment``) when asked for. ``fixed_noise`` is a buffer, so sample grids use the same z for
+    the whole run, across resumes. Each step's z (and augmentation) is a function of (``seed``,
+    rank, step) alone: DDP ranks draw differently, and a resumed run draws exactly what an
+    uninterrupted one would, with no random-generator state to checkpoint.
     """
 
     def __init__(
@@ -56,6 +72,15 @@ class GANModule(LightningModule):
         latent_dim: int = 100,
         num_fixed_samples: int = 64,
         seed: int = 0,
+        loss: str = "bce",
+        gp_weight: float = 10.0,
+        d_steps_per_g: int = 1,
+        r1_gamma: float = 0.0,
+        r1_every: int = 1,
+        spectral_norm: bool = False,
+        augment: Sequence[str] = (),
+        conditional: bool = False,
+        num_classes: int = 0,
         channels_last: bool = False,
         compile: bool = False,
         compile_backend: str = "inductor",
@@ -68,22 +93,41 @@ class GANModule(LightningModule):
                 "discriminator": _plain(discriminator),
                 "g_optimizer": _plain(g_optimizer),
                 "d_optimizer": _plain(d_optimizer),
-                "latent_dim": latent_dim,
-                "num_fixed_samples": num_fixed_samples,
-                "seed": seed,
-                "channels_last": channels_last,
-                "compile": compile,
-                "compile_backend": compile_backend,
-                "ema_decay": ema_decay,
+                **dict(latent_dim=latent_dim, num_fixed_samples=num_fixed_samples, seed=seed, loss=loss),
+                **dict(gp_weight=gp_weight, d_steps_per_g=d_steps_per_g, r1_gamma=r1_gamma, r1_every=r1_every),
+                **dict(spectral_norm=spectral_norm, augment=list(augment), channels_last=channels_last),
+                **dict(conditional=conditional, num_classes=num_classes if conditional else 0),
+                **dict(compile=compile, compile_backend=compile_backend, ema_decay=ema_decay),
             },
             logger=False,
         )
+        if d_steps_per_g < 1 or r1_every < 1 or gp_weight < 0 or r1_gamma < 0:
+            raise UserError(
+                f"model.d_steps_per_g={d_steps_per_g}, model.r1_every={r1_every}: must be at least 1; "
+                f"model.gp_weight={gp_weight}, model.r1_gamma={r1_gamma}: must not be negative"
+            )
         self.automatic_optimization = False
-        self.latent_dim = latent_dim
-        self.seed = seed
-        self.generator = instantiate(self.hparams.generator)
-        self.discriminator = instantiate(self.hparams.discriminator)
-        fixed = torch.randn(num_fixed_samples, latent_dim, generator=torch.Generator().manual_seed(seed))
+        self.latent_dim, self.seed = latent_dim, seed
+        self.loss = get_loss(loss)
+        self.gp_weight, self.d_steps_per_g = gp_weight, d_steps_per_g
+        self.r1_gamma, self.r1_every = r1_gamma, r1_every
+        self.augment = build_augment(augment)
+        self.num_classes = self.hparams.num_classes  # 0: unconditional
+        if conditional and self.num_classes < 2:
+            raise UserError(f"model.conditional=true needs a data set of classes; this one has {num_classes}")
+        classes = {"num_classes": self.num_classes} if self.num_classes else {}
+        self.generator = instantiate(self.hparams.generator, **classes)
+        self.discriminator = instantiate(self.hparams.discriminator, **classes)
+        if spectral_norm:
+            spectral_normalized(self.discriminator)
+        noise = torch.Generator().manual_seed(seed)
+        if self.num_classes:  # one row per class; each column one z, the same for every class
+            per_class = 8
+            fixed = torch.randn(per_class, latent_dim, generator=noise).repeat(self.num_classes, 1)
+            self.register_buffer("fixed_labels", torch.arange(self.num_classes).repeat_interleave(per_class))
+        else:
+            fixed = torch.randn(num_fixed_samples, latent_dim, generator=noise)
+            self.fixed_labels = None
         self.register_buffer("fixed_noise", fixed)
         # An exponential moving average of G's weights: a submodule, so it is checkpointed and
         # resumed with the rest; never trained, only updated after each generator step.
@@ -100,8 +144,12 @@ class GANModule(LightningModule):
             self.generator.compile(backend=compile_backend)
             self.discriminator.compile(backend=compile_backend)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.generator(z)
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.generator(z, labels)
+
+    def d(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        """What the discriminator says of ``images``, augmented when ``augment`` is set."""
+        return self.discriminator(self.augment(images) if self.augment else images, labels)
 
     def on_train_start(self) -> None:
         # A resume restores each optimizer's hyperparameters with its state; this run's
@@ -122,11 +170,27 @@ class GANModule(LightningModule):
             if name not in floats:
                 value.copy_(live[name])
 
-    def noise(self, n: int) -> torch.Tensor:
-        """This step's z on this rank."""
-        key = hash((self.seed, self.global_rank, self.global_step)) % 2**63
-        generator = torch.Generator(device=self.device).manual_seed(key)
+    def _key(self, *draw: Any) -> int:
+        """A seed for this rank and step (and ``draw`` within the step)."""
+        return hash((self.seed, self.global_rank, self.global_step, *draw)) % 2**63
+
+    def noise(self, n: int, draw: int = 0) -> Tensor:
+        """This step's z on this rank, for its ``draw``-th discriminator update."""
+        generator = torch.Generator(device=self.device).manual_seed(self._key(*([draw] if draw else [])))
         return torch.randn(n, self.latent_dim, generator=generator, device=self.device)
+
+    def _penalties(self, real: Tensor, fake: Tensor, labels: Tensor | None, draw: int) -> dict[str, Tensor]:
+        """The gradient penalties D's loss takes at this update: WGAN-GP's, and R1 every
+        ``r1_every``-th update, scaled by ``r1_every`` (lazy regularization, as StyleGAN2)."""
+        penalties, critic = {}, lambda x: self.d(x, labels)
+        if self.loss.gradient_penalty:
+            mix_shape = (real.size(0),) + (1,) * (real.dim() - 1)
+            generator = torch.Generator(device=self.device).manual_seed(self._key("mix", draw))
+            mix = torch.rand(mix_shape, generator=generator, device=self.device, dtype=real.dtype)
+            penalties["train/gp"] = self.gp_weight * gradient_penalty(critic, real, fake, mix)
+        if self.r1_gamma and (self.global_step * self.d_steps_per_g + draw) % self.r1_every == 0:
+            penalties["train/r1"] = 0.5 * self.r1_gamma * self.r1_every * r1_penalty(critic, real)
+        return penalties
 
     def _last_iteration(self) -> bool:
         """Whether this step is the run's last: its scalars are logged whatever the interval."""
@@ -140,28 +204,35 @@ class GANModule(LightningModule):
         opt_d = instantiate(self.hparams.d_optimizer)(self.discriminator.parameters())
         return [opt_g, opt_d]
 
-    def training_step(self, real: torch.Tensor, batch_idx: int) -> dict[str, torch.Tensor]:
+    def training_step(self, batch: Tensor | tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
         opt_g, opt_d = self.optimizers()
         # Lightning writes scalars on iterations where (step + 1) % log_every_n_steps == 0;
         # calling self.log on the others costs ~15% of a vanilla-GAN step on a CPU, for nothing.
         log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0 or self._last_iteration()
-        real = real.contiguous(memory_format=self.memory_format) if real.dim() == 4 else real
-        fake = self.generator(self.noise(real.size(0)))
+        images, labels = batch if isinstance(batch, tuple | list) else (batch, None)
+        if self.augment:
+            torch.manual_seed(self._key("augment"))  # kornia draws from the global generator
+        images = images.contiguous(memory_format=self.memory_format) if images.dim() == 4 else images
+        n = self.d_steps_per_g
+        chunks = zip(images.chunk(n), labels.chunk(n) if labels is not None else [None] * n, strict=True)
 
-        # Discriminator. Fakes are detached: D's loss must not send gradients into G.
-        self.toggle_optimizer(opt_d)
-        real_logits = self.discriminator(real)
-        fake_logits = self.discriminator(fake.detach())
-        d_loss = discriminator_loss(real_logits, fake_logits)
-        opt_d.zero_grad(set_to_none=True)
-        self.manual_backward(d_loss)
-        with _step_not_counted(opt_d):
-            opt_d.step()
-        self.untoggle_optimizer(opt_d)
+        # Discriminator: one update per batch, each against its own fakes (of the batch's classes,
+        # for a conditional GAN). Fakes are detached: D's loss must not send gradients into G.
+        for draw, (real, classes) in enumerate(chunks):
+            fake = self.generator(self.noise(real.size(0), draw), classes)
+            self.toggle_optimizer(opt_d)
+            real_out, fake_out = self.d(real, classes), self.d(fake.detach(), classes)
+            penalties = self._penalties(real, fake, classes, draw)
+            d_loss = self.loss.discriminator(real_out, fake_out)
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(d_loss + sum(penalties.values()) if penalties else d_loss)
+            with _step_not_counted(opt_d):
+                opt_d.step()
+            self.untoggle_optimizer(opt_d)
 
-        # Generator, against the discriminator just updated.
+        # Generator, against the discriminator just updated, on the last batch's fakes.
         self.toggle_optimizer(opt_g)
-        g_loss = generator_loss(self.discriminator(fake))
+        g_loss = self.loss.generator(self.d(fake, classes))
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(g_loss)
         opt_g.step()
@@ -169,14 +240,19 @@ class GANModule(LightningModule):
         if self.generator_ema is not None:
             self.update_ema()
 
-        # Probabilities are for reporting only; the losses use logits.
+        # D's outputs as the loss reads them: probabilities for BCE, raw scores otherwise.
         metrics = {
             "train/d_loss": d_loss.detach(),
             "train/g_loss": g_loss.detach(),
-            "train/d_real": torch.sigmoid(real_logits.detach()).mean(),
-            "train/d_fake": torch.sigmoid(fake_logits.detach()).mean(),
+            "train/d_real": self.loss.outputs(real_out.detach()),
+            "train/d_fake": self.loss.outputs(fake_out.detach()),
         }
+        extra = {name: value.detach() for name, value in penalties.items()}
+        if self.loss.equilibrium:  # how far both losses are from where D cannot tell
+            d_eq, g_eq = self.loss.equilibrium
+            extra["train/equilibrium_gap"] = (d_loss.detach() - d_eq).abs() + (g_loss.detach() - g_eq).abs()
         if log_now:
             self.log_dict(metrics, prog_bar=True)
+            self.log_dict(extra)
         # Returned for callbacks (the divergence guard), still on the device: no sync here.
-        return {**metrics, "fake_finite": torch.isfinite(fake.detach()).all()}
+        return {**metrics, **extra, "fake_finite": torch.isfinite(fake.detach()).all()}

@@ -7,8 +7,13 @@
     gan-sample logs/train/runs/<run> progress                       # GIF of the fixed-noise grids
     gan-sample logs/train/runs/<run> losses                         # loss curves (and val/fid) PNG
 
+    gan-sample logs/train/runs/<run> grid --class 7                 # a conditional run: only sevens
+    gan-sample logs/train/runs/<run> images --num 100 --class all   # ten of each class, labels in the npz
+
 The first argument is a run directory (its checkpoints/last.ckpt) or a checkpoint file.
---seed fixes z; --ema samples the EMA generator. Files go to <run>/generated/ unless --out.
+--seed fixes z; --ema samples the EMA generator; --class picks what a conditional generator
+draws (by default every class; an interpolation holds the class fixed). Files go to
+<run>/generated/ unless --out.
 """
 
 from __future__ import annotations
@@ -26,17 +31,35 @@ from gan_lightning.data.base import to_pixels
 from gan_lightning.errors import ArgumentParser, UserError, command
 from gan_lightning.gan_module import GANModule
 from gan_lightning.run.paths import find_checkpoint, run_dir_of
+from gan_lightning.sampling import balanced_labels, generate
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def load_generator(ckpt: Path, ema: bool) -> tuple[torch.nn.Module, int]:
+def load_generator(ckpt: Path, ema: bool) -> tuple[torch.nn.Module, int, int]:
+    """(generator in eval mode, latent size, number of classes: 0 if unconditional)."""
     module = GANModule.load_from_checkpoint(ckpt, map_location="cpu", compile=False)
     generator = module.generator_ema if ema else module.generator
     if generator is None:
         raise UserError(f"{ckpt}: trained without model.ema_decay, so there is no EMA generator")
-    return generator.eval(), module.latent_dim
+    return generator.eval(), module.latent_dim, module.num_classes
+
+
+def class_labels(choice: str | None, n: int, num_classes: int, mode: str) -> torch.Tensor | None:
+    """The classes to draw: None for an unconditional generator; ``--class k`` (all k), or
+    ``all`` (an equal share of each; a grid then has one row per class, the default)."""
+    if not num_classes:
+        if choice is not None:
+            raise UserError(f"--class {choice}: this generator was trained without classes (model.conditional=false)")
+        return None
+    if choice in (None, "all"):
+        if mode == "grid":  # one row per class, as the training grid
+            return torch.arange(num_classes).repeat_interleave(max(1, n // num_classes))
+        return balanced_labels(n, num_classes)
+    if not choice.isdigit() or int(choice) >= num_classes:
+        raise UserError(f"--class {choice}: must be all or a class from 0 to {num_classes - 1}")
+    return torch.full((n,), int(choice))
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -120,20 +143,30 @@ def run(args: argparse.Namespace) -> list[Path]:
         loss_figure(read_scalars(run_dir / "tensorboard")).savefig(path, dpi=100)
         return [path]
 
-    generator, latent_dim = load_generator(ckpt, args.ema)
+    generator, latent_dim, num_classes = load_generator(ckpt, args.ema)
     noise = torch.Generator().manual_seed(args.seed)
+    n = args.steps if args.mode == "interpolate" else args.num or 64
+    labels = class_labels(args.class_, n, num_classes, args.mode)
+    tag += f"_class{args.class_}" if args.class_ not in (None, "all") else ""
     if args.mode == "grid":
-        images = generator(torch.randn(args.num or 64, latent_dim, generator=noise))
+        n = len(labels) if labels is not None else n
+        images = generate(generator, torch.randn(n, latent_dim, generator=noise), labels)
         path = out / f"grid_{tag}.png"
-        save_image(images, path, nrow=args.nrow, normalize=True, value_range=(-1, 1))
+        nrow = n // num_classes if labels is not None and args.class_ in (None, "all") else args.nrow
+        save_image(images, path, nrow=nrow, normalize=True, value_range=(-1, 1))
         return [path]
     if args.mode == "images":
-        sizes = [min(256, args.num - start) for start in range(0, args.num, 256)]
-        batches = [generator(torch.randn(n, latent_dim, generator=noise)) for n in sizes]
+        starts = range(0, args.num, 256)
+        chunks = [labels[s : s + 256] if labels is not None else None for s in starts]
+        batches = [
+            generate(generator, torch.randn(min(256, args.num - s), latent_dim, generator=noise), c)
+            for s, c in zip(starts, chunks, strict=True)
+        ]
         pixels = to_uint8(torch.cat(batches))
         if args.format == "npz":
             path = out / f"samples_{tag}_{args.num}.npz"
-            np.savez_compressed(path, images=pixels)
+            extra = {"labels": labels.numpy()} if labels is not None else {}
+            np.savez_compressed(path, images=pixels, **extra)
             return [path]
         folder = out / f"samples_{tag}"
         folder.mkdir(exist_ok=True)
@@ -144,7 +177,8 @@ def run(args: argparse.Namespace) -> list[Path]:
     # interpolate
     ends = torch.randn(2, latent_dim, generator=noise)
     z = slerp(ends[0], ends[1], torch.linspace(0, 1, args.steps))
-    images = generator(z)
+    held = labels[:1].expand(args.steps) if labels is not None else None  # the class stays fixed
+    images = generate(generator, z, held)
     if args.format == "png":
         path = out / f"interpolation_{tag}.png"
         save_image(images, path, nrow=args.steps, normalize=True, value_range=(-1, 1))
@@ -161,6 +195,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("mode", choices=["grid", "images", "interpolate", "progress", "losses"])
     parser.add_argument("--seed", type=int, default=0, help="fixes z (default 0)")
     parser.add_argument("--ema", action="store_true", help="sample the EMA generator")
+    parser.add_argument(
+        "--class", dest="class_", default=None, help="conditional generators: a class number, or all (the default)"
+    )
     parser.add_argument("--num", type=int, default=0, help="samples: grid 64, images 1000 by default")
     parser.add_argument("--nrow", type=int, default=8, help="grid width")
     parser.add_argument("--format", choices=["png", "npz", "gif"], default=None)

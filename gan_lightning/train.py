@@ -31,7 +31,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.checks import check_config
-from gan_lightning.errors import DEBUG_ENV, command, describe, exit_with
+from gan_lightning.errors import DEBUG_ENV, command, describe, exit_with, find_reported_error
 from gan_lightning.run import paths
 from gan_lightning.run.life import Run, in_multirun, typed_overrides
 from gan_lightning.run.lock import RunLock, is_rank_zero
@@ -52,8 +52,16 @@ OmegaConf.register_new_resolver("gan_run_dir", paths.run_dir, replace=True)
 OmegaConf.register_new_resolver("gan_config_subdir", paths.config_subdir, replace=True)
 
 
+def _build(node: DictConfig, **kwargs: Any) -> Any:
+    """``instantiate``, with a failure we report (a bad value) raised as itself, not wrapped."""
+    try:
+        return instantiate(node, **kwargs)
+    except Exception as err:
+        raise find_reported_error(err) or err from err
+
+
 def _instantiate_all(group: DictConfig | None) -> list[Any]:
-    return [instantiate(node) for node in (group or {}).values() if node and "_target_" in node]
+    return [_build(node) for node in (group or {}).values() if node and "_target_" in node]
 
 
 def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str, float]:
@@ -68,11 +76,12 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str
         from lightning.pytorch import Trainer, seed_everything
 
         seed_everything(cfg.seed, workers=True)
-        datamodule = instantiate(cfg.data)
-        model = instantiate(cfg.model, _recursive_=False)
+        datamodule = _build(cfg.data)
+        classes = datamodule.num_classes if cfg.model.get("conditional") else 0  # from the data
+        model = _build(cfg.model, _recursive_=False, num_classes=classes)
         callbacks = [*_instantiate_all(cfg.get("callbacks")), *run.callbacks(), *extra_callbacks]
         loggers = _instantiate_all(cfg.get("logger"))
-        trainer: Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+        trainer: Trainer = _build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
         _refuse_multi_process_sweeps(trainer, in_multirun())
         with warnings.catch_warnings():
             # A resumed run's checkpoint directory holds its earlier checkpoints by design.

@@ -150,6 +150,26 @@ def test_a_discriminator_that_wins_outright_is_warned_about_once(tmp_path, caplo
     assert len(warnings) == 1 and warnings[0].startswith("step 5:")
 
 
+def test_a_fall_in_val_modes_is_warned_about_once_per_new_low(caplog):
+    from types import SimpleNamespace
+
+    from gan_lightning.callbacks import DivergenceGuard
+
+    guard, scorer = DivergenceGuard(), SimpleNamespace(scored_epoch=None)
+    trainer = SimpleNamespace(callback_metrics={}, callbacks=[scorer])
+    with caplog.at_level(logging.WARNING):
+        for epoch, modes in enumerate([8, 10, 10, 7, 7, 9, 6]):
+            scorer.scored_epoch, trainer.callback_metrics = epoch, {"val/modes": torch.tensor(float(modes))}
+            guard.on_train_epoch_start(trainer, None)
+    warnings = [r.getMessage() for r in caplog.records if "val/modes fell" in r.getMessage()]
+    assert warnings == [
+        "epoch 3: val/modes fell from 10 to 7: the samples cover fewer classes than they did (mode collapse); "
+        "best.ckpt keeps the best val/fid so far",
+        "epoch 6: val/modes fell from 10 to 6: the samples cover fewer classes than they did (mode collapse); "
+        "best.ckpt keeps the best val/fid so far",
+    ]
+
+
 # --- bad configuration -------------------------------------------------------------------
 
 

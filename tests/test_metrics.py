@@ -42,6 +42,7 @@ def test_real_against_real_is_near_zero_and_scores_like_digits(scores, real_halv
     assert 0 <= values["fid"] < 0.5
     assert abs(values["kid"]) < 0.01
     assert 8 < values["is"] <= 10  # ten classes, each recognised: IS near its maximum of 10
+    assert values["modes"] == 10 and 0 <= values["class_kl"] < 0.01  # every digit, as often as in the test set
 
 
 def test_noise_is_far_from_real(scores):
@@ -55,6 +56,7 @@ def test_one_digit_repeated_has_a_low_inception_score(scores, real_halves):
     one = as_float_batches(real_halves[1][:1].expand(2000, -1, -1, -1), 500, CPU)
     values = scores.score(one)
     assert values["is"] < 1.1 and values["fid"] > 10
+    assert values["modes"] == 1 and values["class_kl"] > 2  # collapsed: log(1 / 0.1) is 2.3
 
 
 def test_scores_are_reproducible_and_leave_the_global_rng_alone(scores, real_halves):
@@ -151,9 +153,9 @@ def test_inception_from_a_local_weights_file(tmp_path, monkeypatch):
         patch.setattr(inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
         network = inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
     torch.save(network.state_dict(), tmp_path / "inception.pth")
-    scores = SampleScores("inception", inception_weights=str(tmp_path / "inception.pth"), kid_subsets=5)
+    scores = SampleScores("inception", inception_weights=str(tmp_path / "inception.pth"))
     images = torch.rand(12, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
     scores.add_real([images[:6]])
     values = scores.score([images[6:]])
-    assert set(values) == {"fid", "kid", "kid_std", "is", "is_std"}
+    assert set(values) == {"fid", "kid", "kid_std", "is", "is_std"}  # no mode coverage on ImageNet's classes
     assert values["fid"] >= 0 and values["is"] >= 1

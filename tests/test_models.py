@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan_lightning.losses import discriminator_loss, generator_loss
+from gan_lightning.losses import get_loss
 from gan_lightning.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from gan_lightning.models.dcgan import SUPPORTED_SIZES
 
@@ -37,7 +37,8 @@ def test_discriminator_returns_unbounded_logits():
 
 def test_losses_match_sigmoid_bce():
     real, fake = torch.randn(8), torch.randn(8)
-    bce = nn.BCELoss()
+    bce, loss = nn.BCELoss(), get_loss("bce")
+    discriminator_loss, generator_loss = loss.discriminator, loss.generator
     expected_d = 0.5 * (bce(real.sigmoid(), torch.ones(8)) + bce(fake.sigmoid(), torch.zeros(8)))
     torch.testing.assert_close(discriminator_loss(real, fake), expected_d)
     torch.testing.assert_close(generator_loss(fake), bce(fake.sigmoid(), torch.ones(8)))

@@ -1,4 +1,5 @@
-"""Stops a diverged run with one clear line, and warns when the discriminator wins outright."""
+"""Stops a diverged run with one clear line; warns when the discriminator wins outright, and
+when the samples cover fewer classes than before (mode collapse)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,10 @@ class DivergenceGuard(Callback):
       the step and the loss. Checkpoint writes refuse non-finite weights, so ``last.ckpt``
       keeps the last good state.
     - D(G(z)) below ``d_fake_floor`` for ``patience`` checked steps in a row warns once: the
-      discriminator wins outright and the generator's gradient vanishes.
+      discriminator wins outright and the generator's gradient vanishes. Only for losses whose
+      D outputs probabilities (``bce``, ``bce_saturating``); others report raw scores.
+    - ``val/modes`` (classes the samples cover, for MNIST-like data) falling below the most it
+      reached warns, once per new low: mode collapse, which the losses do not show.
 
     Each check copies four numbers to the host (one synchronisation); raise ``every_n_steps``
     where that matters, at the price of noticing a divergence later.
@@ -35,6 +39,9 @@ class DivergenceGuard(Callback):
         self.patience = patience
         self._starved = 0
         self._warned = False
+        self._most_modes: int | None = None
+        self._lowest_warned: int | None = None
+        self._modes_epoch: int | None = None
 
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -49,6 +56,8 @@ class DivergenceGuard(Callback):
                 raise TrainingError(f"step {step}: {name} is {values[name]}; stopped, last.ckpt kept")
         if not values["fake_finite"]:
             raise TrainingError(f"step {step}: the generator's output holds NaN or Inf; stopped")
+        if not pl_module.loss.probabilities:
+            return
         self._starved = self._starved + 1 if values["train/d_fake"] < self.d_fake_floor else 0
         if self._starved >= self.patience and not self._warned:
             self._warned = True
@@ -57,3 +66,25 @@ class DivergenceGuard(Callback):
                 "and the generator gets almost no gradient (consider a lower discriminator lr)",
                 *(step, self.d_fake_floor, self._starved),
             )
+
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._check_modes(trainer)  # the scores of the epoch that just ended
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._check_modes(trainer)
+
+    def _check_modes(self, trainer: Trainer) -> None:
+        modes = trainer.callback_metrics.get("val/modes")
+        scored = next((cb.scored_epoch for cb in trainer.callbacks if hasattr(cb, "scored_epoch")), None)
+        if modes is None or scored is None or scored == self._modes_epoch:
+            return
+        self._modes_epoch, modes = scored, int(modes)
+        lowest = min(modes, self._lowest_warned) if self._lowest_warned is not None else modes
+        if self._most_modes is not None and modes < self._most_modes and lowest == modes != self._lowest_warned:
+            self._lowest_warned = modes
+            log.warning(
+                "epoch %d: val/modes fell from %d to %d: the samples cover fewer classes than they did "
+                "(mode collapse); best.ckpt keeps the best val/fid so far",
+                *(scored, self._most_modes, modes),
+            )
+        self._most_modes = max(modes, self._most_modes or 0)

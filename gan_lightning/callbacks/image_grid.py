@@ -10,6 +10,8 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 from torchvision.utils import make_grid, save_image
 
+from gan_lightning.sampling import generate
+
 TAG = "samples/fixed_noise"
 
 
@@ -49,11 +51,10 @@ class FixedNoiseGrid(Callback):
         for suffix, generator in networks.items():
             if generator is None:
                 continue
-            was_training = generator.training
-            generator.eval()  # BatchNorm uses running statistics, so frames don't depend on batch mix
-            images = generator(pl_module.fixed_noise).float()
-            generator.train(was_training)
-            grid = make_grid(images, nrow=self.nrow, normalize=True, value_range=(-1, 1))
+            images = generate(generator, pl_module.fixed_noise, getattr(pl_module, "fixed_labels", None))
+            # A conditional run's grid has one row per class.
+            nrow = len(images) // pl_module.num_classes if pl_module.num_classes else self.nrow
+            grid = make_grid(images, nrow=nrow, normalize=True, value_range=(-1, 1))
             for logger in trainer.loggers:
                 if isinstance(logger, TensorBoardLogger):
                     logger.experiment.add_image(TAG + suffix, grid, global_step=step)

@@ -11,7 +11,8 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 from gan_lightning.errors import UserError
-from gan_lightning.metrics.scores import MetricUnavailable, SampleScores, as_float_batches, generated_batches
+from gan_lightning.metrics.scores import MetricUnavailable, SampleScores, as_float_batches
+from gan_lightning.sampling import sample_batches
 
 log = logging.getLogger(__name__)
 
@@ -85,19 +86,18 @@ class SampleQuality(Callback):
 
     @torch.no_grad()
     def score(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, float]:
-        """``val/fid``, ``val/kid``, ``val/is`` of the generator, ``..._ema`` of the EMA one."""
+        """``val/<metric>`` of the generator, ``val/<metric>_ema`` of the EMA one, for every
+        metric of the registry that applies (``fid``, ``kid``, ``is``; ``modes``, ``class_kl``
+        for MNIST-like data)."""
         metrics = {}
         per_rank = math.ceil(self.num_samples / trainer.world_size)
-        seed, device = self.seed + trainer.global_rank, pl_module.device
+        seed, device, classes = self.seed + trainer.global_rank, pl_module.device, pl_module.num_classes
         for suffix, generator in (("", pl_module.generator), ("_ema", getattr(pl_module, "generator_ema", None))):
             if generator is None:
                 continue
-            was_training = generator.training
-            generator.eval()  # as the grids and gan-eval sample: BatchNorm's running statistics
-            fakes = generated_batches(generator, per_rank, pl_module.latent_dim, self.batch_size, seed, device)
-            values = self.scores.score((images.float() for images in fakes), seed=self.seed)
-            generator.train(was_training)
-            metrics.update({f"val/{name}{suffix}": values[name] for name in ("fid", "kid", "is")})
+            fakes = sample_batches(generator, per_rank, pl_module.latent_dim, self.batch_size, seed, device, classes)
+            values = self.scores.score(fakes, seed=self.seed)
+            metrics.update({f"val/{name}{suffix}": v for name, v in values.items() if not name.endswith("_std")})
         return metrics
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:

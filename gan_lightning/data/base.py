@@ -26,12 +26,15 @@ def to_pixels(images: torch.Tensor) -> torch.Tensor:
 class ImageDataModule(LightningDataModule):
     """Subclasses load (N, C, H, W) uint8 images in ``setup`` and pass them to ``set_images``."""
 
-    def __init__(self, batch_size: int, seed: int, on_device: bool = False) -> None:
+    def __init__(self, batch_size: int, seed: int, on_device: bool = False, batches_per_step: int = 1) -> None:
         super().__init__()
         self.on_device = on_device
         if batch_size < 1:
             raise UserError(f"data.batch_size={batch_size}: must be at least 1")
         self.batch_size = batch_size
+        # model.d_steps_per_g > 1: each step takes that many batches, one per D update, drawn
+        # together so that an epoch is still one pass over the data.
+        self.batches_per_step = batches_per_step
         self.seed = seed
         self.source = ""  # what the run really trains on; logged with the hyperparameters
         self.train_batches: ShuffledBatches | None = None
@@ -44,11 +47,13 @@ class ImageDataModule(LightningDataModule):
             images = images.to(self.trainer.strategy.root_device)
         # Under DDP each rank takes its own share of every epoch's order.
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
-        self.train_batches = ShuffledBatches(images, self.batch_size, self.seed, rank, world)
+        step_batch = self.batch_size * self.batches_per_step
+        self.train_batches = ShuffledBatches(images, step_batch, self.seed, rank, world)
         if len(self.train_batches) == 0:
             share = f" ({len(images) // world} per process of {world})" if world > 1 else ""
+            per_step = f" x {self.batches_per_step} batches a step" if self.batches_per_step > 1 else ""
             raise UserError(
-                f"data.batch_size={self.batch_size}: larger than the data set, {len(images)} images{share} "
+                f"data.batch_size={self.batch_size}{per_step}: larger than the data set, {len(images)} images{share} "
                 f"of {self.source or 'the data'}; not one batch to train on"
             )
 

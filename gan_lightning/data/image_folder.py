@@ -107,8 +107,9 @@ class ImageFolderDataModule(ImageDataModule):
         num_workers: int = 2,
         seed: int = 0,
         on_device: bool = False,
+        batches_per_step: int = 1,
     ) -> None:
-        super().__init__(batch_size, seed, on_device)
+        super().__init__(batch_size, seed, on_device, batches_per_step)
         if not root:
             raise UserError("data.root is not set: pass the folder of images, e.g. data.root=/datasets/faces")
         if channels not in (1, 3):

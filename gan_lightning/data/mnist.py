@@ -51,8 +51,9 @@ class MNISTDataModule(ImageDataModule):
         download: bool = True,
         seed: int = 0,
         on_device: bool = False,
+        batches_per_step: int = 1,
     ) -> None:
-        super().__init__(batch_size, seed, on_device)
+        super().__init__(batch_size, seed, on_device, batches_per_step)
         if channels not in (1, 3):
             raise UserError(f"data.channels={channels}: {self.dataset_name} can be given 1 or 3 channels")
         self.root = Path(root or default_root)

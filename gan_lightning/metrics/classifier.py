@@ -69,6 +69,7 @@ class ClassifierFeatures(nn.Module):
         super().__init__()
         self.classifier = classifier.eval().requires_grad_(False)
         self.num_features = classifier.num_features
+        self.num_classes = classifier.head.out_features  # the data's classes: mode coverage applies
 
     def train(self, mode: bool = True) -> ClassifierFeatures:
         return super().train(False)

@@ -8,18 +8,16 @@ Whatever it is, images go in as [-1, 1] floats of the generator's shape.
 
 from __future__ import annotations
 
-import math
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
-from torchmetrics.image import FrechetInceptionDistance, InceptionScore, KernelInceptionDistance
 
 from gan_lightning.data.base import to_pixels, to_unit_range
 from gan_lightning.errors import ReportedError
 from gan_lightning.metrics.classifier import ClassifierFeatures, load_classifier
+from gan_lightning.metrics.registry import METRICS, Outputs, as_floats
 
 
 class MetricUnavailable(ReportedError):
@@ -53,15 +51,6 @@ class InceptionFeatures(nn.Module):
             pixels = pixels.expand(-1, 3, -1, -1)
         features, logits = self.net(pixels)
         return features, logits
-
-
-class _Precomputed(nn.Identity):
-    """Handed to torchmetrics as its "feature extractor": the features arrive computed, so
-    one forward pass of the network serves FID, KID and IS alike."""
-
-    def __init__(self, num_features: int) -> None:
-        super().__init__()
-        self.num_features = num_features
 
 
 def feature_network(features: str, inception_weights: str | None = None) -> nn.Module:
@@ -98,58 +87,44 @@ def generated_batches(
 
 class SampleScores(nn.Module):
     """Holds the real set's statistics once (``add_real``); ``score`` compares a set of images
-    with them and returns ``{"fid", "kid", "kid_std", "is", "is_std"}``.
+    with them and returns every registered metric that applies to the feature network:
+    ``fid``, ``kid`` (and ``kid_std``), ``is`` (and ``is_std``), and for a classifier of the
+    data's classes ``modes`` and ``class_kl`` (see ``metrics/registry.py``).
 
     KID draws random subsets and IS random splits; both run under a fixed seed, with the
     global random state restored after, so scoring neither varies nor disturbs training.
     """
 
-    def __init__(
-        self,
-        features: str = "mnist",
-        kid_subset_size: int = 1000,
-        kid_subsets: int = 50,
-        is_splits: int = 10,
-        inception_weights: str | None = None,
-    ) -> None:
+    def __init__(self, features: str = "mnist", inception_weights: str | None = None) -> None:
         super().__init__()
         self.network = feature_network(features, inception_weights)
-        width = self.network.num_features
-        with warnings.catch_warnings():  # "will save all extracted features": a few MB at our sizes
-            warnings.filterwarnings("ignore", message=".*will save all extracted features")
-            self.fid = FrechetInceptionDistance(feature=_Precomputed(width), reset_real_features=False)
-            self.kid = KernelInceptionDistance(
-                feature=_Precomputed(width), subsets=kid_subsets, subset_size=kid_subset_size, reset_real_features=False
-            )
-            self.inception_score = InceptionScore(feature=nn.Identity(), splits=is_splits)
-        self.kid_subset_size = kid_subset_size
-        self.num_real = 0
+        built = {name: factory(self.network) for name, factory in METRICS.items()}
+        self.metrics = nn.ModuleDict({name: metric for name, metric in built.items() if metric is not None})
+
+    def _outputs(self, batch: torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]) -> Outputs:
+        images, labels = batch if isinstance(batch, tuple) else (batch, None)
+        features, logits = self.network(images)
+        return Outputs(features, logits, labels)
 
     @torch.no_grad()
     def add_real(self, batches: Iterable[torch.Tensor]) -> None:
-        for images in batches:
-            features, _ = self.network(images)
-            self.fid.update(features, real=True)
-            self.kid.update(features, real=True)
-            self.num_real += len(images)
+        for batch in batches:
+            out = self._outputs(batch)
+            for metric in self.metrics.values():
+                metric.add_real(out)
 
     @torch.no_grad()
-    def score(self, batches: Iterable[torch.Tensor], seed: int = 0) -> dict[str, float]:
-        num = 0
-        for images in batches:
-            features, logits = self.network(images)
-            self.fid.update(features, real=False)
-            self.kid.update(features, real=False)
-            self.inception_score.update(logits)
-            num += len(images)
-        # KID needs subsets no larger than either set; 2 images is the least FID can use.
-        self.kid.subset_size = max(2, min(self.kid_subset_size, num, self.num_real))
+    def score(self, batches: Iterable[torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]], seed: int = 0) -> dict:
+        """Every metric of these images (or (images, labels asked for) pairs)."""
+        for batch in batches:
+            out = self._outputs(batch)
+            for metric in self.metrics.values():
+                metric.update(out)
+        values: dict[str, torch.Tensor] = {}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            fid = self.fid.compute()
-            kid, kid_std = self.kid.compute()
-            inception_score, is_std = self.inception_score.compute()
-        for metric in (self.fid, self.kid, self.inception_score):
-            metric.reset()  # fakes only: the real statistics stay
-        values = {"fid": fid, "kid": kid, "kid_std": kid_std, "is": inception_score, "is_std": is_std}
-        return {name: float(value) if math.isfinite(value) else math.nan for name, value in values.items()}
+            for metric in self.metrics.values():
+                values |= metric.compute()
+        for metric in self.metrics.values():
+            metric.reset()  # the samples only: the real statistics stay
+        return as_floats(values)

@@ -1,5 +1,9 @@
 """DCGAN's convolutional generator and discriminator (Radford et al., 2016), for any
 power-of-two image size from 16 to 256: the number of stride-2 blocks follows from the size.
+
+With ``num_classes`` > 0 they are class-conditional: G joins a learned label embedding to z,
+and D is a projection discriminator (Miyato & Koyama, 2018): its logit gains the inner product
+of a label embedding with D's last features, summed over space.
 """
 
 from __future__ import annotations
@@ -36,12 +40,15 @@ class DCGANGenerator(nn.Module):
     At 64x64 with ``base_width`` 64 the widths are 512, 256, 128, 64, then the image.
     """
 
-    def __init__(self, latent_dim: int = 100, channels: int = 3, image_size: int = 64, base_width: int = 64):
+    def __init__(
+        self, latent_dim: int = 100, channels: int = 3, image_size: int = 64, base_width: int = 64, num_classes: int = 0
+    ):
         super().__init__()
         doublings = num_doublings(image_size)
         width = base_width * 2 ** (doublings - 1)
+        self.label_embedding = nn.Embedding(num_classes, num_classes) if num_classes else None
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim, width, 4, 1, 0, bias=False),
+            nn.ConvTranspose2d(latent_dim + num_classes, width, 4, 1, 0, bias=False),
             nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
         ]
@@ -56,7 +63,9 @@ class DCGANGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.label_embedding is not None:
+            z = torch.cat([self.label_embedding(labels), z], dim=1)
         return self.net(z.view(z.size(0), -1, 1, 1))
 
 
@@ -66,7 +75,7 @@ class DCGANDiscriminator(nn.Module):
     one logit (no Sigmoid: the loss is BCE-with-logits).
     """
 
-    def __init__(self, channels: int = 3, image_size: int = 64, base_width: int = 64):
+    def __init__(self, channels: int = 3, image_size: int = 64, base_width: int = 64, num_classes: int = 0):
         super().__init__()
         doublings = num_doublings(image_size)
         width = base_width
@@ -84,6 +93,11 @@ class DCGANDiscriminator(nn.Module):
         layers.append(nn.Conv2d(width, 1, 4, 1, 0, bias=False))
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
+        self.label_embedding = nn.Embedding(num_classes, width) if num_classes else None
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net(images).view(-1)
+    def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.label_embedding is None:
+            return self.net(images).view(-1)
+        features = self.net[:-1](images)  # (N, width, 4, 4)
+        projection = (self.label_embedding(labels) * features.sum(dim=(2, 3))).sum(dim=1)
+        return self.net[-1](features).view(-1) + projection

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Settings that decide the networks' shapes: a checkpoint with other values cannot be resumed.
-ARCHITECTURE = ("latent_dim", "generator", "discriminator")
+# Those added later count as their default in older checkpoints.
+ARCHITECTURE = {"latent_dim": None, "generator": None, "discriminator": None, "spectral_norm": False, "num_classes": 0}
 # What Hydra writes into a new run directory before the run itself starts.
 HYDRA_FILES = {CONFIG_DIR, "train.log"}
 
@@ -120,8 +121,10 @@ def check_networks(cfg: DictConfig, path: Path, checkpoint: dict[str, Any]) -> N
     if not saved or "generator" not in saved:
         raise UserError(f"ckpt_path={path}: not a gan_lightning checkpoint (no generator in its hyperparameters)")
     model = OmegaConf.to_container(cfg.model, resolve=True)
-    wanted = _flat({key: model.get(key) for key in ARCHITECTURE}, "model.")
-    found = _flat({key: saved.get(key) for key in ARCHITECTURE}, "model.")
+    if model.get("conditional"):
+        model["num_classes"] = saved.get("num_classes", 0) or "the data's"  # counted from the data at fit
+    wanted = _flat({key: model.get(key, default) for key, default in ARCHITECTURE.items()}, "model.")
+    found = _flat({key: saved.get(key, default) for key, default in ARCHITECTURE.items()}, "model.")
     mismatches = [
         f"{k}={found.get(k)} there, {wanted.get(k)} here"
         for k in sorted(wanted | found)

@@ -1,0 +1,192 @@
+"""The metrics registry: each score of a set of samples is a module made by a registered
+factory from the feature network, fed the network's outputs on real images once and on each
+set of samples after. ``SampleScores`` builds every metric that applies to its network, so a
+metric written here shows up as ``val/<name>`` in training and as a column of ``gan-eval``::
+
+    @register_metric("my_score")
+    def my_score(network: nn.Module) -> nn.Module | None:   # None: not for this network
+        return MyScore(...)   # add_real(out), update(out), compute() -> {"my_score": ...}, reset()
+
+Each is a torchmetrics ``Metric`` (or holds some), so under DDP its state is gathered over
+ranks when computed. ``reset()`` forgets the samples and keeps the real statistics.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torchmetrics import Metric
+from torchmetrics.image import FrechetInceptionDistance, InceptionScore, KernelInceptionDistance
+
+
+@dataclass
+class Outputs:
+    """What the feature network says of a batch of images."""
+
+    features: Tensor  # penultimate activations: FID, KID
+    logits: Tensor  # class logits: IS; a classifier's classes: mode coverage
+    labels: Tensor | None = None  # the classes the images were asked for (conditional samples)
+
+
+METRICS: dict[str, Callable[[nn.Module], nn.Module | None]] = {}
+
+
+def register_metric(name: str) -> Callable[[Callable[[nn.Module], nn.Module | None]], Callable]:
+    def register(factory: Callable[[nn.Module], nn.Module | None]) -> Callable[[nn.Module], nn.Module | None]:
+        METRICS[name] = factory
+        return factory
+
+    return register
+
+
+class _Precomputed(nn.Identity):
+    """Handed to torchmetrics as its "feature extractor": the features arrive computed, so one
+    forward pass of the network serves every metric."""
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.num_features = num_features
+
+
+class _RealAndFake(nn.Module):
+    """A torchmetrics metric that takes ``real=`` in ``update`` (FID, KID), on the features."""
+
+    def __init__(self, metric: Metric) -> None:
+        super().__init__()
+        self.metric = metric
+        self.num_real = self.num_fake = 0
+
+    def add_real(self, out: Outputs) -> None:
+        self.metric.update(out.features, real=True)
+        self.num_real += len(out.features)
+
+    def update(self, out: Outputs) -> None:
+        self.metric.update(out.features, real=False)
+        self.num_fake += len(out.features)
+
+    def reset(self) -> None:
+        self.metric.reset()  # built with reset_real_features=False: the real statistics stay
+        self.num_fake = 0
+
+
+class FID(_RealAndFake):
+    def compute(self) -> dict[str, Tensor]:
+        return {"fid": self.metric.compute()}
+
+
+class KID(_RealAndFake):
+    def __init__(self, metric: KernelInceptionDistance, subset_size: int) -> None:
+        super().__init__(metric)
+        self.subset_size = subset_size
+
+    def compute(self) -> dict[str, Tensor]:
+        # Subsets no larger than either set.
+        self.metric.subset_size = max(2, min(self.subset_size, self.num_fake, self.num_real))
+        kid, kid_std = self.metric.compute()
+        return {"kid": kid, "kid_std": kid_std}
+
+
+def _quietly_built(build: Callable[[], Metric]) -> Metric:
+    with warnings.catch_warnings():  # "will save all extracted features": a few MB at our sizes
+        warnings.filterwarnings("ignore", message=".*will save all extracted features")
+        return build()
+
+
+@register_metric("fid")
+def fid(network: nn.Module) -> nn.Module:
+    """Fréchet distance between the Gaussians fitted to real and generated features."""
+    width = network.num_features
+    return FID(_quietly_built(lambda: FrechetInceptionDistance(feature=_Precomputed(width), reset_real_features=False)))
+
+
+@register_metric("kid")
+def kid(network: nn.Module) -> nn.Module:
+    """Kernel Inception Distance: unbiased MMD with a cubic polynomial kernel, over 50 subsets."""
+    width = network.num_features
+    metric = _quietly_built(
+        lambda: KernelInceptionDistance(
+            feature=_Precomputed(width), subsets=50, subset_size=1000, reset_real_features=False
+        )
+    )
+    return KID(metric, subset_size=1000)
+
+
+class IS(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.metric = _quietly_built(lambda: InceptionScore(feature=nn.Identity(), splits=10))
+
+    def add_real(self, out: Outputs) -> None:
+        pass
+
+    def update(self, out: Outputs) -> None:
+        self.metric.update(out.logits)
+
+    def compute(self) -> dict[str, Tensor]:
+        value, std = self.metric.compute()
+        return {"is": value, "is_std": std}
+
+    def reset(self) -> None:
+        self.metric.reset()
+
+
+@register_metric("is")
+def inception_score(network: nn.Module) -> nn.Module:
+    """exp E[KL(p(y|x) || p(y))] of the network's class predictions, over 10 splits."""
+    return IS()
+
+
+class ClassCoverage(Metric):
+    """The classes a classifier sees in the samples, against the real images':
+
+    - ``modes``: how many classes hold at least ``min_share`` of the samples (mode collapse
+      shows as this falling, whatever the losses do);
+    - ``class_kl``: KL(samples || real) of the two class histograms, 0 for samples spread over
+      the classes as the real images are.
+    """
+
+    full_state_update = False
+
+    def __init__(self, num_classes: int, min_share: float = 0.01) -> None:
+        super().__init__()
+        self.min_share = min_share
+        self.add_state("real", default=torch.zeros(num_classes, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("fake", default=torch.zeros(num_classes, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def _histogram(self, logits: Tensor) -> Tensor:
+        return torch.bincount(logits.argmax(1), minlength=self.real.numel()).to(self.real)
+
+    def add_real(self, out: Outputs) -> None:
+        self.real += self._histogram(out.logits)
+
+    def update(self, out: Outputs) -> None:
+        self.fake += self._histogram(out.logits)
+
+    def compute(self) -> dict[str, Tensor]:
+        fake = self.fake / self.fake.sum().clamp(min=1)
+        real = (self.real + 1e-12) / (self.real.sum() + 1e-12 * self.real.numel())
+        shown = fake > 0
+        kl = (fake[shown] * (fake[shown] / real[shown]).log()).sum()
+        return {"modes": (fake >= self.min_share).sum().float(), "class_kl": kl.float()}
+
+    def reset(self) -> None:
+        real = self.real.clone()
+        super().reset()
+        self.real = real
+
+
+@register_metric("modes")
+def class_coverage(network: nn.Module) -> nn.Module | None:
+    """``modes`` and ``class_kl``, for a feature network that is a classifier of the data's
+    classes (the shipped MNIST-like ones; Inception's ImageNet classes say nothing of digits)."""
+    num_classes = getattr(network, "num_classes", None)
+    return ClassCoverage(num_classes) if num_classes else None
+
+
+def as_floats(values: dict[str, Tensor]) -> dict[str, float]:
+    return {name: float(value) if math.isfinite(float(value)) else math.nan for name, value in values.items()}

@@ -1,0 +1,124 @@
+"""Losses, penalties and augmentation: each trains, resumes exactly, and computes what it claims."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from gan_lightning.errors import UserError
+from gan_lightning.losses import LOSSES, get_loss, gradient_penalty, r1_penalty, register_loss
+from gan_lightning.train import train
+from tests.conftest import compose_train
+
+QUIET = ["logger=none", "~callbacks.sample_quality", "~callbacks.best_checkpoint", "trainer.deterministic=true"]
+KNOBS = {
+    "bce": [],
+    "bce_saturating": ["model.loss=bce_saturating"],
+    "hinge": ["model.loss=hinge"],
+    "lsgan": ["model.loss=lsgan"],
+    "wgan_gp": ["model.loss=wgan_gp", "model.d_steps_per_g=2"],
+    "spectral_norm": ["model.spectral_norm=true"],
+    "r1": ["model.r1_gamma=10", "model.r1_every=2"],
+    "augment": ["model.augment=[translation,cutout,color]"],
+}
+
+
+def last(run: Path) -> dict:
+    return torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+
+
+@pytest.mark.parametrize("overrides", KNOBS.values(), ids=KNOBS.keys())
+def test_every_knob_trains_and_resumes_with_identical_weights(tmp_path, overrides):
+    common = [*QUIET, *overrides, "data.batch_size=32"]
+    metrics = train(compose_train(tmp_path / "straight", *common, "trainer.max_steps=6"))
+    assert all(math.isfinite(metrics[k]) for k in ("train/d_loss", "train/g_loss", "train/d_real", "train/d_fake"))
+    train(compose_train(tmp_path / "split", *common, "trainer.max_steps=3"))
+    train(compose_train(tmp_path / "split", *common, "trainer.max_steps=6", f"ckpt_path={tmp_path / 'split'}"))
+    straight, resumed = last(tmp_path / "straight"), last(tmp_path / "split")
+    assert resumed["global_step"] == straight["global_step"] == 6
+    assert straight["state_dict"].keys() == resumed["state_dict"].keys()
+    for name, value in straight["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][name]), name
+
+
+def test_what_each_loss_reports(tmp_path):
+    bce = train(compose_train(tmp_path / "bce", *QUIET, "trainer.max_steps=3"))
+    assert 0 < bce["train/d_fake"] < 1 and "train/equilibrium_gap" in bce  # probabilities; ln 2 is defined
+    gap = abs(bce["train/d_loss"] - math.log(2)) + abs(bce["train/g_loss"] - math.log(2))
+    assert bce["train/equilibrium_gap"] == pytest.approx(gap, rel=1e-5)
+    wgan = train(compose_train(tmp_path / "wgan", *QUIET, "model.loss=wgan_gp", "trainer.max_steps=3"))
+    assert "train/equilibrium_gap" not in wgan and wgan["train/gp"] > 0  # raw critic scores, no equilibrium
+    r1 = train(compose_train(tmp_path / "r1", *QUIET, "model.r1_gamma=1", "trainer.max_steps=3"))
+    assert r1["train/r1"] > 0
+
+
+def test_an_unknown_loss_is_named_with_the_ones_there_are(tmp_path):
+    with pytest.raises(UserError, match="model.loss=hnge: not a loss here; the losses are bce, bce_saturating"):
+        train(compose_train(tmp_path, *QUIET, "model.loss=hnge", "trainer.max_steps=1"))
+
+
+class Tiny(nn.Module):
+    """A small nonlinear discriminator on 2x3x3 images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(18, 7), nn.Tanh(), nn.Linear(7, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images).view(-1)
+
+
+def per_sample_gradients(network: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """d D(x_i) / d x_i, one autograd call per sample: the direct computation."""
+    grads = []
+    for image in images:
+        x = image.unsqueeze(0).clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(network(x).sum(), x)
+        grads.append(grad.flatten())
+    return torch.stack(grads)
+
+
+def test_gradient_penalty_and_r1_agree_with_a_direct_autograd_computation():
+    network = Tiny()
+    real, fake = torch.randn(5, 2, 3, 3), torch.randn(5, 2, 3, 3)
+    mix = torch.rand(5, 1, 1, 1)
+    mixed = mix * real + (1 - mix) * fake
+    expected_gp = ((per_sample_gradients(network, mixed).norm(dim=1) - 1) ** 2).mean()
+    torch.testing.assert_close(gradient_penalty(network, real, fake, mix), expected_gp)
+    expected_r1 = per_sample_gradients(network, real).pow(2).sum(dim=1).mean()
+    torch.testing.assert_close(r1_penalty(network, real), expected_r1)
+    # Both are differentiable in D's weights: they are penalties D trains against.
+    r1_penalty(network, real).backward()
+    assert network.net[1].weight.grad is not None and network.net[1].weight.grad.abs().sum() > 0
+
+
+def test_n_discriminator_updates_per_generator_update(tmp_path):
+    overrides = [*QUIET, "model.loss=wgan_gp", "model.d_steps_per_g=3", "data.batch_size=50", "trainer.max_steps=4"]
+    train(compose_train(tmp_path, *overrides))
+    checkpoint = last(tmp_path)
+    g_state, d_state = (state["state"] for state in checkpoint["optimizer_states"])
+    assert checkpoint["global_step"] == 4  # a step is one generator update...
+    assert {int(s["step"]) for s in g_state.values()} == {4}
+    assert {int(s["step"]) for s in d_state.values()} == {12}  # ...after 3 discriminator updates
+    # ...each on its own batch: 4 steps took 4 x 3 x 50 images of the 10,000, an epoch is 66 steps.
+    loader = checkpoint["loops"]["fit_loop"]["state_dict"]["combined_loader"]
+    assert loader == [{"epoch": 0, "consumed": 4}]
+
+
+def test_a_new_loss_is_one_function_and_a_name(tmp_path):
+    @register_loss("test_squared_hinge", probabilities=False)
+    def squared_hinge(fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
+        if real is None:
+            return -fake.mean()
+        return torch.relu(1 - real).pow(2).mean() + torch.relu(1 + fake).pow(2).mean()
+
+    try:
+        metrics = train(compose_train(tmp_path, *QUIET, "model.loss=test_squared_hinge", "trainer.max_steps=3"))
+        assert math.isfinite(metrics["train/d_loss"]) and get_loss("test_squared_hinge").fn is squared_hinge
+    finally:
+        del LOSSES["test_squared_hinge"]
