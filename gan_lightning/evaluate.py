@@ -26,7 +26,7 @@ from gan_lightning.gan_module import GANModule
 from gan_lightning.metrics.scores import SampleScores, as_float_batches
 from gan_lightning.run.life import load_checkpoint, stored_config
 from gan_lightning.run.paths import find_checkpoint
-from gan_lightning.sampling import sample_batches
+from gan_lightning.sampling import generate, sample_batches
 
 LABELS = {"generator": "generator", "generator_ema": "EMA generator", "real": "real (floor)"}
 
@@ -79,6 +79,11 @@ def evaluate(
             fakes = sample_batches(generator, num, module.latent_dim, batch_size, seed, cpu, module.num_classes)
             results[name] = scores.score(fakes, seed=seed)
     results["real"] = scores.score(as_float_batches(reference[second], batch_size, cpu), seed=seed)
+    if module.num_classes:
+        labels = datamodule.reference_labels()
+        results["fid_by_class"] = fid_by_class(
+            module, reference, labels, num, batch_size, seed, features, inception_weights
+        )
     results["about"] = {
         "checkpoint": str(ckpt),
         "features": features,
@@ -86,6 +91,31 @@ def evaluate(
         "real": getattr(datamodule, "source", ""),
     }
     return results
+
+
+def fid_by_class(
+    module: GANModule,
+    reference: Any,
+    labels: torch.Tensor | None,
+    num: int,
+    batch_size: int,
+    seed: int,
+    features: str,
+    inception_weights: str | None,
+) -> dict[str, float]:
+    """FID of each class's samples against that class's real images (``num`` / classes of
+    each): which digits a conditional generator draws well."""
+    if labels is None:
+        raise UserError("this data set has no labels for its real images: no per-class FID")
+    cpu, per_class, result = torch.device("cpu"), max(2, num // module.num_classes), {}
+    for k in range(module.num_classes):
+        real = np.flatnonzero(labels.numpy() == k)[:per_class]
+        scores = SampleScores(features, inception_weights=inception_weights)
+        scores.add_real(as_float_batches(reference[np.sort(real)], batch_size, cpu))
+        z = torch.randn(per_class, module.latent_dim, generator=torch.Generator().manual_seed(seed + k))
+        fakes = generate(module.generator, z, torch.full((per_class,), k))
+        result[str(k)] = scores.score([fakes], seed=seed)["fid"]
+    return result
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:
@@ -99,6 +129,10 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     for key, label in LABELS.items():
         if key in results:
             lines.append(f"{label:14}" + "".join(f"{results[key].get(name, float('nan')):12.4g}" for name in columns))
+    if "fid_by_class" in results:
+        by_class = results["fid_by_class"]
+        lines += ["FID by class (the generator's samples of each class against that class's real images):"]
+        lines += ["  " + "  ".join(f"{k}: {v:.4g}" for k, v in by_class.items())]
     return "\n".join(lines)
 
 

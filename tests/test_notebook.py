@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 from gan_lightning.train import train
@@ -13,10 +14,11 @@ from tests.conftest import REPO, compose_train
 NOTEBOOK = REPO / "notebooks" / "explore_run.ipynb"
 
 
-def test_explore_run_notebook_executes(tmp_path, monkeypatch):
+@pytest.mark.parametrize("experiment", ["mnist_gan", "mnist_cgan"])
+def test_explore_run_notebook_executes(tmp_path, monkeypatch, experiment):
     run = tmp_path / "run"
     overrides = ["trainer.max_steps=20", "trainer.log_every_n_steps=5", "model.ema_decay=0.9"]
-    train(compose_train(run, *overrides))
+    train(compose_train(run, f"experiment={experiment}", *overrides))
     monkeypatch.setenv("GAN_LIGHTNING_RUN", str(run))
     monkeypatch.setenv("GAN_LIGHTNING_EVAL_SAMPLES", "200")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
@@ -27,4 +29,5 @@ def test_explore_run_notebook_executes(tmp_path, monkeypatch):
     figures = [output for output in outputs if "image/png" in output.get("data", {})]
     assert len(figures) == 4  # samples, EMA samples, loss curves, interpolation
     text = "".join(output.get("text", "") for output in outputs)
-    assert "FID" in text and "real (floor)" in text and "EMA generator" in text
+    assert "FID" in text and "real (floor)" in text and "EMA generator" in text and "MODES" in text
+    assert ("CLASS_ACC" in text) == (experiment == "mnist_cgan")

@@ -26,8 +26,11 @@ def to_pixels(images: torch.Tensor) -> torch.Tensor:
 class ImageDataModule(LightningDataModule):
     """Subclasses load (N, C, H, W) uint8 images in ``setup`` and pass them to ``set_images``."""
 
-    def __init__(self, batch_size: int, seed: int, on_device: bool = False, batches_per_step: int = 1) -> None:
+    def __init__(
+        self, batch_size: int, seed: int, on_device: bool = False, batches_per_step: int = 1, conditional: bool = False
+    ) -> None:
         super().__init__()
+        self.conditional = conditional  # batches as (images, class labels)
         self.on_device = on_device
         if batch_size < 1:
             raise UserError(f"data.batch_size={batch_size}: must be at least 1")
@@ -39,16 +42,24 @@ class ImageDataModule(LightningDataModule):
         self.source = ""  # what the run really trains on; logged with the hyperparameters
         self.train_batches: ShuffledBatches | None = None
 
-    def set_images(self, images: torch.Tensor | np.ndarray) -> None:
+    @property
+    def num_classes(self) -> int:
+        """How many classes the data set's labels name (0: none)."""
+        return 0
+
+    def set_images(self, images: torch.Tensor | np.ndarray, labels: torch.Tensor | None = None) -> None:
+        """Batch ``images`` from now on, with ``labels`` when the run is conditional."""
+        labels = labels if self.conditional else None
         if self.on_device and self.trainer is not None:
             # The whole uint8 set on the training device: batches are gathered there, nothing
             # crosses the bus per step. MNIST at 64x64 is 245 MB, CelebA at 64x64 2.5 GB.
             images = torch.as_tensor(np.asarray(images) if isinstance(images, np.ndarray) else images)
             images = images.to(self.trainer.strategy.root_device)
+            labels = labels.to(images.device) if labels is not None else None
         # Under DDP each rank takes its own share of every epoch's order.
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
         step_batch = self.batch_size * self.batches_per_step
-        self.train_batches = ShuffledBatches(images, step_batch, self.seed, rank, world)
+        self.train_batches = ShuffledBatches(images, step_batch, self.seed, rank, world, labels)
         if len(self.train_batches) == 0:
             share = f" ({len(images) // world} per process of {world})" if world > 1 else ""
             per_step = f" x {self.batches_per_step} batches a step" if self.batches_per_step > 1 else ""
@@ -72,6 +83,13 @@ class ImageDataModule(LightningDataModule):
             self.train_batches.mark_consumed()
         return batch
 
-    def on_after_batch_transfer(self, batch: torch.Tensor, dataloader_idx: int) -> torch.Tensor:
+    def reference_labels(self) -> torch.Tensor | None:
+        """The class of each of ``reference_images()``, or None: per-class scores need them."""
+        assert self.train_batches is not None, "setup() must run first"
+        return self.train_batches.labels
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         # uint8 [0, 255] -> float [-1, 1] on the device, matching the generator's Tanh range.
+        if isinstance(batch, tuple | list):
+            return to_unit_range(batch[0]), batch[1]
         return to_unit_range(batch)

@@ -11,7 +11,8 @@ import torch
 
 class ShuffledBatches:
     """Iterates full batches of ``images`` (a uint8 tensor, or a numpy array that may be
-    memory-mapped) in a fresh seeded order each epoch.
+    memory-mapped) in a fresh seeded order each epoch; with ``labels``, (images, labels) pairs
+    in the same order, so labelled and unlabelled runs see the same images.
 
     The order depends only on ``(seed, epoch)``, so a run resumed mid-epoch sees exactly the
     batches an uninterrupted run would. Lightning prefetches one batch ahead, so the position
@@ -27,10 +28,12 @@ class ShuffledBatches:
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        labels: torch.Tensor | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.images = images
+        self.labels = labels
         self.batch_size = batch_size
         self.seed = seed
         self.rank = rank
@@ -50,9 +53,11 @@ class ShuffledBatches:
             if isinstance(self.images, np.ndarray):
                 # Sorted reads are sequential reads of a memory-mapped file; order within a
                 # batch does not matter to training.
-                yield torch.from_numpy(self.images[np.sort(index.numpy())])
+                index = torch.from_numpy(np.sort(index.numpy()))
+                images = torch.from_numpy(self.images[index.numpy()])
             else:
-                yield self.images[index.to(self.images.device)]
+                images = self.images[index.to(self.images.device)]
+            yield images if self.labels is None else (images, self.labels[index.to(self.labels.device)])
 
     def mark_consumed(self) -> None:
         self.consumed += 1

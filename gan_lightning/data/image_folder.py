@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as TF
@@ -41,6 +42,15 @@ def list_images(root: Path) -> list[Path]:
         others = [p for p in files if p.suffix.lower() not in IMAGE_EXTENSIONS]
         log.info("Ignoring %d files that are not images, e.g. %s", len(others), others[0])
     return images
+
+
+def folder_labels(root: Path, files: list[Path]) -> tuple[list[str], list[int]]:
+    """Classes from first-level subfolder names, sorted, as torchvision's ImageFolder names
+    them, and each file's class (-1 for a file directly in ``root``)."""
+    firsts = [p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else None for p in files]
+    classes = sorted({name for name in firsts if name is not None})
+    index = {name: i for i, name in enumerate(classes)}
+    return classes, [index[name] if name is not None else -1 for name in firsts]
 
 
 def load_image(path: Path, image_size: int, channels: int) -> np.ndarray:
@@ -70,20 +80,21 @@ class _Decode(Dataset):
 
 def decode_all(
     files: list[Path], image_size: int, channels: int, out: np.ndarray, num_workers: int
-) -> tuple[int, list[str]]:
-    """Fill ``out`` with the decodable images in order; return their count and the failures."""
+) -> tuple[list[int], list[str]]:
+    """Fill ``out`` with the decodable images in order; return which files they are and the
+    failures."""
     loader = DataLoader(_Decode(files, image_size, channels), batch_size=64, num_workers=num_workers, collate_fn=list)
-    count, failures = 0, []
+    kept, failures = [], []
     with tqdm(total=len(files), desc=f"Decoding images to {image_size}x{image_size}", unit="img") as bar:
         for batch in loader:
             for i, image, error in batch:
                 if image is None:
                     failures.append(f"{files[i]}: {error}")
                 else:
-                    out[count] = image
-                    count += 1
+                    out[len(kept)] = image
+                    kept.append(i)
             bar.update(len(batch))
-    return count, failures
+    return kept, failures
 
 
 class ImageFolderDataModule(ImageDataModule):
@@ -93,7 +104,8 @@ class ImageFolderDataModule(ImageDataModule):
     the folder, the size, the channels and the file list (names, sizes, modification times),
     and memory-mapped by every later run and every DDP rank; a change to any of them builds a
     new one. At 64x64, CelebA's 202,599 images take about 2.5 GB. Without ``cache`` the images
-    are decoded into memory on each run and nothing is written.
+    are decoded into memory on each run and nothing is written. ``conditional``: batches come
+    with the class of each image, its first-level subfolder (a flat folder has none).
     """
 
     def __init__(
@@ -108,8 +120,9 @@ class ImageFolderDataModule(ImageDataModule):
         seed: int = 0,
         on_device: bool = False,
         batches_per_step: int = 1,
+        conditional: bool = False,
     ) -> None:
-        super().__init__(batch_size, seed, on_device, batches_per_step)
+        super().__init__(batch_size, seed, on_device, batches_per_step, conditional)
         if not root:
             raise UserError("data.root is not set: pass the folder of images, e.g. data.root=/datasets/faces")
         if channels not in (1, 3):
@@ -123,10 +136,31 @@ class ImageFolderDataModule(ImageDataModule):
         self.cache_dir = Path(cache_dir)
         self.num_workers = num_workers
         self._prepared: tuple[np.ndarray, dict] | None = None
+        self._files: list[Path] | None = None
+
+    def files(self) -> list[Path]:
+        if self._files is None:
+            self._files = list_images(self.root)
+        return self._files
+
+    def classes(self) -> list[str]:
+        """The class names; for a conditional run, refuses a folder without one subfolder per class."""
+        classes, labels = folder_labels(self.root, self.files())
+        if self.conditional and (not classes or -1 in labels):
+            loose = sum(label == -1 for label in labels)
+            raise UserError(
+                f"data.root={self.root}: a conditional run needs one subfolder per class, "
+                + (f"and {loose} images lie outside them" if classes else "and this folder has none")
+            )
+        return classes
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes())
 
     def cache_paths(self, files: list[Path]) -> tuple[Path, Path]:
         stats = [(str(p.relative_to(self.root)), st.st_size, st.st_mtime_ns) for p in files for st in [p.stat()]]
-        key = json.dumps([str(self.root.resolve()), self.image_size, self.channels, stats])
+        key = json.dumps(["v2", str(self.root.resolve()), self.image_size, self.channels, stats])
         stem = f"{self.root.resolve().name}-{self.image_size}px-{self.channels}ch-"
         stem += hashlib.sha1(key.encode()).hexdigest()[:16]
         return self.cache_dir / f"{stem}.npy", self.cache_dir / f"{stem}.json"
@@ -141,16 +175,28 @@ class ImageFolderDataModule(ImageDataModule):
         if self.cache:
             images, meta = self._prepared or self._cached_images()
         else:
-            files = list_images(self.root)
+            files = self.files()
             buffer = np.empty((len(files), self.channels, self.image_size, self.image_size), np.uint8)
-            count, failures = decode_all(files, self.image_size, self.channels, buffer, self.num_workers)
-            images, meta = buffer[:count], {"count": count, "failures": failures}
+            kept, failures = decode_all(files, self.image_size, self.channels, buffer, self.num_workers)
+            images, meta = buffer[: len(kept)], self._meta(files, kept, failures)
         self._report(meta)
         self.source = f"image folder {self.root} ({meta['count']} images)"
-        self.set_images(images)
+        labels = torch.tensor(meta["labels"]) if self.conditional and self.classes() else None
+        self.set_images(images, labels)
+
+    def _meta(self, files: list[Path], kept: list[int], failures: list[str]) -> dict:
+        classes, labels = folder_labels(self.root, files)
+        labels = [labels[i] for i in kept]
+        return {
+            "root": str(self.root.resolve()),
+            "count": len(kept),
+            "failures": failures,
+            "classes": classes,
+            "labels": labels,
+        }
 
     def _cached_images(self) -> tuple[np.ndarray, dict]:
-        files = list_images(self.root)
+        files = self.files()
         array_path, meta_path = self.cache_paths(files)
         if not meta_path.is_file():  # the metadata is written last: its presence means complete
             try:
@@ -168,15 +214,15 @@ class ImageFolderDataModule(ImageDataModule):
         shape = (len(files), self.channels, self.image_size, self.image_size)
         tmp = array_path.with_name(f".{array_path.name}.{os.getpid()}.tmp")
         array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
-        count, failures = decode_all(files, self.image_size, self.channels, array, self.num_workers)
+        kept, failures = decode_all(files, self.image_size, self.channels, array, self.num_workers)
         array.flush()
         del array
         os.replace(tmp, array_path)
-        meta = {"root": str(self.root.resolve()), "count": count, "failures": failures}
+        meta = self._meta(files, kept, failures)
         meta_tmp = meta_path.with_name(f".{meta_path.name}.{os.getpid()}.tmp")
         meta_tmp.write_text(json.dumps(meta, indent=1))
         os.replace(meta_tmp, meta_path)
-        log.info("Cached %d images at %s", count, array_path)
+        log.info("Cached %d images at %s", meta["count"], array_path)
 
     def _report(self, meta: dict) -> None:
         failures = meta["failures"]

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from gan_lightning.data.base import ImageDataModule
-from gan_lightning.data.idx import read_idx_images
+from gan_lightning.data.idx import read_idx_images, read_idx_labels
 from gan_lightning.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -18,6 +18,17 @@ log = logging.getLogger(__name__)
 TRAIN_IMAGES = "train-images-idx3-ubyte"
 TEST_IMAGES = "t10k-images-idx3-ubyte"
 EMBEDDED_MNIST = Path(__file__).parent / "embedded" / "t10k-images-idx3-ubyte.gz"
+
+
+def labels_of(images_file: Path) -> torch.Tensor:
+    """The labels file beside an images file (``*-images-idx3-ubyte`` -> ``*-labels-idx1-ubyte``)."""
+    name = images_file.name.replace("images-idx3", "labels-idx1")
+    path = find_file(images_file.parent, name.removesuffix(".gz"))
+    if path is None:
+        raise UserError(
+            f"model.conditional=true needs the labels: no {name.removesuffix('.gz')}[.gz] beside {images_file}"
+        )
+    return read_idx_labels(path)
 
 
 def find_file(raw_dir: Path, name: str) -> Path | None:
@@ -32,7 +43,8 @@ class MNISTDataModule(ImageDataModule):
     """The MNIST train split from ``<root>/MNIST/raw``.
 
     Missing files are downloaded with torchvision when ``download`` is set and the network
-    allows; a failed download leaves no folder behind. ``root`` left unset means
+    allows; a failed download leaves no folder behind. ``conditional``: batches come with the
+    digits' labels, from the labels file beside the images (the embedded split ships its own). ``root`` left unset means
     ``default_root``, and only there, when neither the files nor a download are at hand, does
     training go on with the test split shipped in the package, with a one-line warning: a root
     the user typed must hold the data. ``image_size`` other than 28 resizes once, in memory.
@@ -52,8 +64,9 @@ class MNISTDataModule(ImageDataModule):
         seed: int = 0,
         on_device: bool = False,
         batches_per_step: int = 1,
+        conditional: bool = False,
     ) -> None:
-        super().__init__(batch_size, seed, on_device, batches_per_step)
+        super().__init__(batch_size, seed, on_device, batches_per_step, conditional)
         if channels not in (1, 3):
             raise UserError(f"data.channels={channels}: {self.dataset_name} can be given 1 or 3 channels")
         self.root = Path(root or default_root)
@@ -61,6 +74,10 @@ class MNISTDataModule(ImageDataModule):
         self.image_size = image_size
         self.channels = channels
         self.download = download
+
+    @property
+    def num_classes(self) -> int:
+        return 10
 
     @property
     def raw_dir(self) -> Path:
@@ -89,7 +106,8 @@ class MNISTDataModule(ImageDataModule):
                 f"{self.dataset_name} not found under {self.raw_dir}{why}; put "
                 f"{TRAIN_IMAGES}[.gz] there or set data.root to the folder holding {self.dataset_name}/"
             )
-        images = read_idx_images(path or self.fallback)
+        images_file = path or self.fallback
+        images = read_idx_images(images_file)
         if path is None:
             self.source = f"embedded {self.dataset_name} test split ({len(images)} images)"
             if self.trainer is None or self.trainer.is_global_zero:
@@ -100,13 +118,20 @@ class MNISTDataModule(ImageDataModule):
                 )
         else:
             self.source = f"{self.dataset_name} train split ({len(images)} images, {path})"
-        self.set_images(self._to_model_shape(images))
+        self.set_images(self._to_model_shape(images), labels_of(images_file) if self.conditional else None)
+
+    def _test_file(self) -> Path | None:
+        return find_file(self.raw_dir, TEST_IMAGES) or self.embedded
 
     def reference_images(self) -> torch.Tensor:
         """The test split (10,000 images; for MNIST the embedded copy when the files are absent),
         at the model's size; without it, the training images."""
-        path = find_file(self.raw_dir, TEST_IMAGES) or self.embedded
+        path = self._test_file()
         return self._to_model_shape(read_idx_images(path)) if path else super().reference_images()
+
+    def reference_labels(self) -> torch.Tensor | None:
+        path = self._test_file()
+        return labels_of(path) if path else super().reference_labels()
 
     def _to_model_shape(self, images: torch.Tensor) -> torch.Tensor:
         """(N, H, W) uint8 -> (N, C, S, S) uint8, resized once here rather than every batch."""

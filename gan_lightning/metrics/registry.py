@@ -188,5 +188,34 @@ def class_coverage(network: nn.Module) -> nn.Module | None:
     return ClassCoverage(num_classes) if num_classes else None
 
 
+class ClassAccuracy(Metric):
+    """``class_acc``: the share of samples the classifier assigns to the class they were asked
+    for (conditional samples only; chance is 1 / classes)."""
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("correct", default=torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("total", default=torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+
+    def add_real(self, out: Outputs) -> None:
+        pass
+
+    def update(self, out: Outputs) -> None:
+        if out.labels is not None:
+            self.correct += (out.logits.argmax(1) == out.labels).sum()
+            self.total += len(out.labels)
+
+    def compute(self) -> dict[str, Tensor]:
+        return {"class_acc": (self.correct / self.total).float()} if self.total > 0 else {}
+
+
+@register_metric("class_acc")
+def class_accuracy(network: nn.Module) -> nn.Module | None:
+    """For a classifier of the data's classes; samples drawn without classes leave it out."""
+    return ClassAccuracy() if getattr(network, "num_classes", None) else None
+
+
 def as_floats(values: dict[str, Tensor]) -> dict[str, float]:
     return {name: float(value) if math.isfinite(float(value)) else math.nan for name, value in values.items()}
