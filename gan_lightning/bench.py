@@ -144,6 +144,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=30, help="iterations before timing starts")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of (a, b, c)")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the plain loop (b)")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run every measurement in this process: a quick check of the paths, not a measurement "
+        "(caches, threads and peak RSS are shared between them)",
+    )
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, as for gan-train")
     args = parser.parse_args(argv)
 
@@ -151,9 +157,12 @@ def main(argv: list[str] | None = None) -> None:
     context = mp.get_context("spawn")
     for round_ in range(args.repeats):
         for mode in MODES:
-            # A fresh process per measurement: no warm caches, and its own peak RSS.
-            with ProcessPoolExecutor(1, mp_context=context) as pool:
-                result = pool.submit(_measure, mode, args.overrides, args.warmup, args.steps, args.workers).result()
+            measure = (mode, args.overrides, args.warmup, args.steps, args.workers)
+            if args.in_process:
+                result = _measure(*measure)
+            else:  # a fresh process per measurement: no warm caches, and its own peak RSS
+                with ProcessPoolExecutor(1, mp_context=context) as pool:
+                    result = pool.submit(_measure, *measure).result()
             results[mode].append(result)
             print(f"round {round_ + 1}/{args.repeats} {mode}: {result[0]:.0f} images/s", flush=True)
 

@@ -14,25 +14,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
-from hydra.utils import instantiate
-
-from gan_lightning.callbacks.sample_quality import default_features
 from gan_lightning.errors import ArgumentParser, UserError, command
-from gan_lightning.gan_module import GANModule
-from gan_lightning.metrics.scores import SampleScores, as_float_batches
-from gan_lightning.run.life import load_checkpoint, stored_config
 from gan_lightning.run.paths import find_checkpoint
-from gan_lightning.sampling import generate, sample_batches
+
+if TYPE_CHECKING:
+    from gan_lightning.gan_module import GANModule
 
 LABELS = {"generator": "generator", "generator_ema": "EMA generator", "real": "real (floor)"}
 
 
 def run_data_module(checkpoint: dict[str, Any], data_root: str | None) -> Any:
     """The data module the run trained on, rebuilt from the config stored in its checkpoint."""
+    from hydra.utils import instantiate
+
+    from gan_lightning.run.life import stored_config
+
     config = stored_config(checkpoint)
     if not config or "data" not in config:
         raise UserError("the checkpoint holds no run config (not written by gan-train): cannot find its data")
@@ -45,7 +43,6 @@ def run_data_module(checkpoint: dict[str, Any], data_root: str | None) -> Any:
     return datamodule
 
 
-@torch.no_grad()
 def evaluate(
     target: str | Path,
     num_samples: int = 5000,
@@ -57,7 +54,16 @@ def evaluate(
 ) -> dict[str, dict[str, float]]:
     """``{"generator": {...}, "generator_ema": {...}, "real": {...}}`` of every metric of the
     registry that applies (FID, KID, IS; for MNIST-like data also modes and class_kl)."""
-    ckpt = find_checkpoint(target)
+    ckpt = find_checkpoint(target)  # a wrong path is told before anything heavy loads
+    import numpy as np
+    import torch
+
+    from gan_lightning.callbacks.sample_quality import default_features
+    from gan_lightning.gan_module import GANModule
+    from gan_lightning.metrics.scores import SampleScores, as_float_batches
+    from gan_lightning.run.life import load_checkpoint
+    from gan_lightning.sampling import sample_batches
+
     datamodule = run_data_module(load_checkpoint(ckpt), data_root)
     module = GANModule.load_from_checkpoint(ckpt, map_location="cpu", compile=False).eval()
     reference = datamodule.reference_images()
@@ -96,7 +102,7 @@ def evaluate(
 def fid_by_class(
     module: GANModule,
     reference: Any,
-    labels: torch.Tensor | None,
+    labels: Any,
     num: int,
     batch_size: int,
     seed: int,
@@ -105,6 +111,12 @@ def fid_by_class(
 ) -> dict[str, float]:
     """FID of each class's samples against that class's real images (``num`` / classes of
     each): which digits a conditional generator draws well."""
+    import numpy as np
+    import torch
+
+    from gan_lightning.metrics.scores import SampleScores, as_float_batches
+    from gan_lightning.sampling import generate
+
     if labels is None:
         raise UserError("this data set has no labels for its real images: no per-class FID")
     cpu, per_class, result = torch.device("cpu"), max(2, num // module.num_classes), {}

@@ -219,7 +219,8 @@ class GANModule(LightningModule):
         # Discriminator: one update per batch, each against its own fakes (of the batch's classes,
         # for a conditional GAN). Fakes are detached: D's loss must not send gradients into G.
         for draw, (real, classes) in enumerate(chunks):
-            fake = self.generator(self.noise(real.size(0), draw), classes)
+            with torch.set_grad_enabled(draw == n - 1):  # only the last batch's fakes train G
+                fake = self.generator(self.noise(real.size(0), draw), classes)
             self.toggle_optimizer(opt_d)
             real_out, fake_out = self.d(real, classes), self.d(fake.detach(), classes)
             penalties = self._penalties(real, fake, classes, draw)

@@ -20,109 +20,19 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
 from PIL import Image
-from torchvision.utils import save_image
 
-from gan_lightning.data.base import to_pixels
 from gan_lightning.errors import ArgumentParser, UserError, command
-from gan_lightning.gan_module import GANModule
 from gan_lightning.run.paths import find_checkpoint, run_dir_of
-from gan_lightning.sampling import balanced_labels, generate
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-
-def load_generator(ckpt: Path, ema: bool) -> tuple[torch.nn.Module, int, int]:
-    """(generator in eval mode, latent size, number of classes: 0 if unconditional)."""
-    module = GANModule.load_from_checkpoint(ckpt, map_location="cpu", compile=False)
-    generator = module.generator_ema if ema else module.generator
-    if generator is None:
-        raise UserError(f"{ckpt}: trained without model.ema_decay, so there is no EMA generator")
-    return generator.eval(), module.latent_dim, module.num_classes
-
-
-def class_labels(choice: str | None, n: int, num_classes: int, mode: str) -> torch.Tensor | None:
-    """The classes to draw: None for an unconditional generator; ``--class k`` (all k), or
-    ``all`` (an equal share of each; a grid then has one row per class, the default)."""
-    if not num_classes:
-        if choice is not None:
-            raise UserError(f"--class {choice}: this generator was trained without classes (model.conditional=false)")
-        return None
-    if choice in (None, "all"):
-        if mode == "grid":  # one row per class, as the training grid
-            return torch.arange(num_classes).repeat_interleave(max(1, n // num_classes))
-        return balanced_labels(n, num_classes)
-    if not choice.isdigit() or int(choice) >= num_classes:
-        raise UserError(f"--class {choice}: must be all or a class from 0 to {num_classes - 1}")
-    return torch.full((n,), int(choice))
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """[-1, 1] (N, C, H, W) floats -> uint8 (N, H, W, C)."""
-    return to_pixels(images).permute(0, 2, 3, 1).numpy()
-
-
-def to_pil(pixels: np.ndarray) -> list[Image.Image]:
-    return [Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image) for image in pixels]
-
-
-def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation: intermediate z keep the norm Gaussian samples have."""
-    omega = torch.arccos((a / a.norm() * b / b.norm()).sum().clamp(-1, 1))
-    if omega.abs() < 1e-6:
-        return (1 - t)[:, None] * a + t[:, None] * b
-    return (torch.sin((1 - t) * omega)[:, None] * a + torch.sin(t * omega)[:, None] * b) / torch.sin(omega)
 
 
 def save_gif(frames: list[Image.Image], path: Path, duration_ms: int) -> None:
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration_ms, loop=0)
 
 
-def read_scalars(log_dir: Path) -> dict[str, tuple[list[int], list[float]]]:
-    """Every scalar of a run's TensorBoard logs (all event files: resumes append new ones)."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    if not any(log_dir.glob("events.out.tfevents.*")):
-        raise UserError(f"{log_dir}: no TensorBoard event files (was the run logged with logger=none?)")
-    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0}).Reload()
-    scalars = {}
-    for tag in events.Tags()["scalars"]:
-        points = sorted({event.step: event.value for event in events.Scalars(tag)}.items())
-        scalars[tag] = ([step for step, _ in points], [value for _, value in points])
-    return scalars
-
-
-def loss_figure(scalars: dict[str, tuple[list[int], list[float]]]) -> Figure:
-    """The losses on one panel, D's outputs on a second, sample quality (val/fid...) on a third."""
-    import matplotlib.pyplot as plt
-
-    panels = {
-        "losses": ["train/d_loss", "train/g_loss"],
-        "D(x) and D(G(z))": ["train/d_real", "train/d_fake"],
-        "sample quality (lower is better)": [t for t in ("val/fid", "val/fid_ema") if t in scalars],
-    }
-    panels = {title: [t for t in tags if t in scalars] for title, tags in panels.items()}
-    panels = {title: tags for title, tags in panels.items() if tags}
-    if not panels:
-        raise UserError(f"no train/* or val/* scalars logged yet ({len(scalars)} other tags)")
-    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
-    for ax, (title, tags) in zip(axes[0], panels.items(), strict=True):
-        for tag in tags:
-            ax.plot(*scalars[tag], label=tag, marker="o" if tag.startswith("val/") else None, markersize=3)
-        ax.set(title=title, xlabel="iteration")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    figure.tight_layout()
-    return figure
-
-
-@torch.no_grad()
 def run(args: argparse.Namespace) -> list[Path]:
+    """Write what ``args`` ask for; torch and the networks load only once they are checked."""
     ckpt, run_dir = find_checkpoint(args.target), run_dir_of(args.target)
     out = Path(args.out) if args.out else run_dir / "generated"
     out.mkdir(parents=True, exist_ok=True)
@@ -139,9 +49,21 @@ def run(args: argparse.Namespace) -> list[Path]:
         import matplotlib
 
         matplotlib.use("Agg")  # files only, no display needed
+        from gan_lightning.scalars import loss_figure, read_scalars
+
         path = out / "losses.png"
-        loss_figure(read_scalars(run_dir / "tensorboard")).savefig(path, dpi=100)
+        loss_figure(read_scalars(run_dir)).savefig(path, dpi=100)
         return [path]
+
+    return _draw(args, ckpt, out, tag)
+
+
+def _draw(args: argparse.Namespace, ckpt: Path, out: Path, tag: str) -> list[Path]:
+    import numpy as np
+    import torch
+    from torchvision.utils import save_image
+
+    from gan_lightning.sampling import class_labels, generate, load_generator, slerp, to_pil, to_uint8
 
     generator, latent_dim, num_classes = load_generator(ckpt, args.ema)
     noise = torch.Generator().manual_seed(args.seed)

@@ -8,9 +8,15 @@ conditioning touches the networks and the data, not the callers.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 from torch import Tensor, nn
+
+from gan_lightning.data.base import to_pixels
+from gan_lightning.errors import UserError
 
 
 def latents(n: int, latent_dim: int, seed: int, device: torch.device | str = "cpu") -> Tensor:
@@ -52,3 +58,47 @@ def sample_batches(
         z = torch.randn(min(batch_size, num - start), latent_dim, generator=noise, device=device)
         chunk = labels[start : start + len(z)] if labels is not None else None
         yield generate(generator, z, chunk), chunk
+
+
+def load_generator(ckpt: Path, ema: bool) -> tuple[torch.nn.Module, int, int]:
+    """(generator in eval mode, latent size, number of classes: 0 if unconditional)."""
+    from gan_lightning.gan_module import GANModule
+
+    module = GANModule.load_from_checkpoint(ckpt, map_location="cpu", compile=False)
+    generator = module.generator_ema if ema else module.generator
+    if generator is None:
+        raise UserError(f"{ckpt}: trained without model.ema_decay, so there is no EMA generator")
+    return generator.eval(), module.latent_dim, module.num_classes
+
+
+def class_labels(choice: str | None, n: int, num_classes: int, mode: str) -> torch.Tensor | None:
+    """The classes to draw: None for an unconditional generator; ``--class k`` (all k), or
+    ``all`` (an equal share of each; a grid then has one row per class, the default)."""
+    if not num_classes:
+        if choice is not None:
+            raise UserError(f"--class {choice}: this generator was trained without classes (model.conditional=false)")
+        return None
+    if choice in (None, "all"):
+        if mode == "grid":  # one row per class, as the training grid
+            return torch.arange(num_classes).repeat_interleave(max(1, n // num_classes))
+        return balanced_labels(n, num_classes)
+    if not choice.isdigit() or int(choice) >= num_classes:
+        raise UserError(f"--class {choice}: must be all or a class from 0 to {num_classes - 1}")
+    return torch.full((n,), int(choice))
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """[-1, 1] (N, C, H, W) floats -> uint8 (N, H, W, C)."""
+    return to_pixels(images).permute(0, 2, 3, 1).numpy()
+
+
+def to_pil(pixels: np.ndarray) -> list[Image.Image]:
+    return [Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image) for image in pixels]
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation: intermediate z keep the norm Gaussian samples have."""
+    omega = torch.arccos((a / a.norm() * b / b.norm()).sum().clamp(-1, 1))
+    if omega.abs() < 1e-6:
+        return (1 - t)[:, None] * a + t[:, None] * b
+    return (torch.sin((1 - t) * omega)[:, None] * a + torch.sin(t * omega)[:, None] * b) / torch.sin(omega)

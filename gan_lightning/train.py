@@ -31,6 +31,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.checks import check_config
+from gan_lightning.console import quiet
 from gan_lightning.errors import DEBUG_ENV, command, describe, exit_with, find_reported_error
 from gan_lightning.run import paths
 from gan_lightning.run.life import Run, in_multirun, typed_overrides
@@ -43,10 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Lightning's own use of a torch API deprecated in torch 2.14; nothing a user can act on.
-warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
-
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+CONF_DIR = Path(__file__).resolve().parent / "conf"  # package data: travels with a wheel
 
 OmegaConf.register_new_resolver("gan_run_dir", paths.run_dir, replace=True)
 OmegaConf.register_new_resolver("gan_config_subdir", paths.config_subdir, replace=True)
@@ -75,6 +73,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str
             return {}
         from lightning.pytorch import Trainer, seed_everything
 
+        quiet()
         seed_everything(cfg.seed, workers=True)
         datamodule = _build(cfg.data)
         classes = datamodule.num_classes if cfg.model.get("conditional") else 0  # from the data

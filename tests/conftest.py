@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
@@ -17,10 +18,19 @@ from gan_lightning.train import CONF_DIR
 REPO = Path(__file__).resolve().parents[1]
 
 
+# The suite runs in two processes at once (pytest-xdist, pyproject's addopts): each, and each
+# command it starts, gets one torch thread, so that they share the cores instead of spinning.
+THREADS = "1" if os.environ.get("PYTEST_XDIST_WORKER") else os.environ.get("OMP_NUM_THREADS", "")
+if THREADS:
+    torch.set_num_threads(int(THREADS))
+
+
 def _gan_train(overrides: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
     """The user's command, ``gan-train ...`` as ``python -m``, with the tests importable so
     that test callbacks can be given as overrides."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    if THREADS:
+        env["OMP_NUM_THREADS"] = THREADS
     return [sys.executable, "-m", "gan_lightning.train", *overrides], env
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -119,12 +117,12 @@ def test_classifier_training_command_is_reproducible(tmp_path, capsys):
     assert load_classifier(str(tmp_path / "a.pt"))(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
 
 
-def test_classifier_training_without_data_is_one_line(tmp_path):
-    command = [sys.executable, "-m", "gan_lightning.metrics.train_classifier", "--data-root", str(tmp_path)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2
-    assert result.stderr.strip().startswith("error:") and "train-images-idx3-ubyte" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_classifier_training_without_data_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_classifier_main(["--data-root", str(tmp_path)])
+    assert exit_info.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error:") and "train-images-idx3-ubyte" in line
 
 
 def test_unknown_classifier_names_the_shipped_ones():

@@ -12,6 +12,7 @@ from lightning.pytorch import Callback
 from gan_lightning.errors import Interrupted
 from gan_lightning.train import train
 from tests.conftest import compose_train, start_gan_train
+from tests.test_cli import NOISE
 from tests.test_train import read_events
 
 # 39 batches an epoch: the half-way stop is mid-epoch and the resumed half crosses an epoch.
@@ -109,6 +110,8 @@ def test_a_signal_saves_and_the_printed_line_resumes_the_same_run(tmp_path, sign
     proc = gan_train(tmp_path, *DCGAN, *stop, f"+callbacks.signal.signum={int(signum)}")
     out = finish(proc)
     assert proc.returncode == status, out
+    for noise in NOISE:  # a default run's console is quiet too
+        assert noise not in out, noise
     (run_dir,) = (tmp_path / "logs" / "train" / "runs").iterdir()
     assert out.count(f"Run directory: {run_dir}") == 2  # at the start and at the end
     assert last_checkpoint(run_dir)["global_step"] == 8  # mid-epoch: 625 batches make one

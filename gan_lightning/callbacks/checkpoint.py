@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 from gan_lightning.run.paths import LAST
 
@@ -44,3 +45,13 @@ class LastCheckpoint(Callback):
             return
         trainer.save_checkpoint(self.path, weights_only=False)  # collective; only global rank 0 writes
         self._last_saved_step = trainer.global_step
+
+
+class BestCheckpoint(ModelCheckpoint):
+    """Lightning's ModelCheckpoint of the best ``monitor`` value (``best.ckpt`` by ``val/fid``),
+    silent on epochs without that value: unscored epochs (``every_n_epochs`` > 1) and runs that
+    cannot be scored, which say so once themselves (``No val/fid for this run: ...``)."""
+
+    def _save_topk_checkpoint(self, trainer: Trainer, monitor_candidates: dict[str, Any]) -> None:
+        if self.monitor in monitor_candidates:
+            super()._save_topk_checkpoint(trainer, monitor_candidates)

@@ -7,9 +7,9 @@ from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.loggers import TensorBoardLogger
 from torchvision.utils import make_grid, save_image
 
+from gan_lightning.loggers import log_image
 from gan_lightning.sampling import generate
 
 TAG = "samples/fixed_noise"
@@ -17,7 +17,8 @@ TAG = "samples/fixed_noise"
 
 class FixedNoiseGrid(Callback):
     """Every ``every_n_steps`` iterations and at each epoch end, draws G(fixed_noise) in eval
-    mode as an ``nrow``-wide grid: logged under ``samples/fixed_noise`` and saved as
+    mode as an ``nrow``-wide grid: logged under ``samples/fixed_noise`` to every logger that
+    takes images (``gan_lightning/loggers.py``) and saved as
     ``<dirpath>/step<NNNNNNN>.png``; with an EMA generator, its grid too, under
     ``samples/fixed_noise_ema`` and ``step<NNNNNNN>_ema.png``. The noise is the module's
     ``fixed_noise`` buffer, so the grids of a run, resumed or not, are comparable frame to frame.
@@ -55,7 +56,5 @@ class FixedNoiseGrid(Callback):
             # A conditional run's grid has one row per class.
             nrow = len(images) // pl_module.num_classes if pl_module.num_classes else self.nrow
             grid = make_grid(images, nrow=nrow, normalize=True, value_range=(-1, 1))
-            for logger in trainer.loggers:
-                if isinstance(logger, TensorBoardLogger):
-                    logger.experiment.add_image(TAG + suffix, grid, global_step=step)
+            log_image(trainer.loggers, TAG + suffix, grid, step)
             save_image(grid, self.dirpath / f"step{step:07d}{suffix}.png")

@@ -111,7 +111,8 @@ class SampleQuality(Callback):
             shown = ", ".join(f"{name} {value:.4g}" for name, value in metrics.items())
             epoch = trainer.current_epoch
             log.info("epoch %d: %s (scored in %.1f s, %.0f%% of the epoch)", epoch, shown, seconds, share)
-        # Every rank computed the same gathered values: no further reduction.
         self.scored_epoch = trainer.current_epoch
-        pl_module.log("val/fid", metrics.pop("val/fid"), prog_bar=True)
-        pl_module.log_dict({**metrics, "val/eval_seconds": seconds})
+        # Every rank computed the same gathered values; sync_dist averages identical numbers
+        # (a few scalars), and spares DDP runs Lightning's warning about epoch-level logging.
+        pl_module.log("val/fid", metrics.pop("val/fid"), prog_bar=True, sync_dist=True)
+        pl_module.log_dict({**metrics, "val/eval_seconds": seconds}, sync_dist=True)

@@ -39,8 +39,11 @@ class StopOnSignal(Callback):
         if isinstance(environment, SLURMEnvironment) and environment.auto_requeue and slurm_job():
             signals.requeue_signal = int(environment.requeue_signal or signal.SIGUSR1)
         # When fit began, Lightning put its own handlers in place of the run's: its SIGTERM one
-        # ends training without a checkpoint and with exit status 0. Take them back.
+        # ends training without a checkpoint and with exit status 0. Take them back, and forget
+        # a SIGTERM Lightning saw while setting up: the run's handler saw it too, and this run
+        # stops after its first iteration, saved, instead.
         signals.install((signal.SIGTERM,) + ((signals.requeue_signal,) if signals.requeue_signal else ()))
+        trainer._signal_connector.received_sigterm = False
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args: Any) -> None:
         signals = self.run.signals
