@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,8 +244,8 @@ class Sweep:
         if self.options.get("batch_size"):
             return int(self.options.batch_size)
         launcher = self.config.hydra.launcher
-        parallel = launcher.get("n_jobs") or launcher.get("array_parallelism") or 1
-        return max(1, int(parallel)) if int(parallel) > 0 else 1
+        parallel = int(launcher.get("n_jobs") or launcher.get("array_parallelism") or 1)
+        return parallel if parallel > 0 else max(1, (os.cpu_count() or 1) + 1 + parallel)  # joblib: -1 is all cores
 
     def _loop(self, study: optuna.Study, space: SearchSpace) -> list[Any]:
         trials = study.get_trials(deepcopy=False)
