@@ -62,7 +62,7 @@ def gan_train(cwd: Path, *overrides: str) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_killed_at_random_moments_the_run_resumes_and_finishes(tmp_path):
-    run_dir, total = tmp_path / "run", 300
+    run_dir, total = tmp_path / "run", 150
     settings = [
         f"trainer.max_steps={total}",
         "callbacks.last_checkpoint.every_n_steps=2",  # saves all the time, so kills land mid-write
