@@ -1,5 +1,6 @@
 """The command a user types: clear one-line errors, and DDP on the CPU."""
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -45,7 +46,8 @@ def test_bad_input_gets_one_clear_line_and_leaves_nothing(tmp_path, overrides, m
 
 @pytest.mark.slow
 def test_two_process_ddp_on_cpu_trains_and_resumes(tmp_path):
-    result = gan_train(tmp_path, "trainer=ddp_cpu", "debug=limit", OFFLINE)
+    # A conditional run: each rank's share of the data carries its labels.
+    result = gan_train(tmp_path, "trainer=ddp_cpu", "experiment=mnist_cgan", "debug=limit", OFFLINE)
     assert result.returncode == 0, result.stderr[-3000:]
     console = result.stderr + result.stdout
     assert "Starting with 2 processes" in console
@@ -55,9 +57,12 @@ def test_two_process_ddp_on_cpu_trains_and_resumes(tmp_path):
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 20
 
-    resume = ["trainer.max_steps=30", f"ckpt_path={run_dir}", OFFLINE]
-    result = gan_train(tmp_path, "trainer=ddp_cpu", "debug=limit", *resume)
+    assert 0 <= json.loads((run_dir / "result.json").read_text())["metrics"]["val/class_acc"] <= 1
+
+    # The run's own settings come back (DDP, the experiment, debug=limit): only the limit is typed.
+    result = gan_train(tmp_path, "trainer.max_steps=30", f"ckpt_path={run_dir}")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "Starting with 2 processes" in result.stderr + result.stdout
     assert list((tmp_path / "logs" / "train" / "runs").iterdir()) == [run_dir]
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 30

@@ -24,6 +24,13 @@ KNOBS = {
     "spectral_norm": ["model.spectral_norm=true"],
     "r1": ["model.r1_gamma=10", "model.r1_every=2"],
     "augment": ["model.augment=[translation,cutout,color]"],
+    # The penalties through a conditional D: labels reach the critic with every image.
+    "conditional_wgan_gp_r1": [
+        "experiment=mnist_cgan",
+        "model.loss=wgan_gp",
+        "model.d_steps_per_g=2",
+        "model.r1_gamma=1",
+    ],
 }
 
 
