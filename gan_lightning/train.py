@@ -78,7 +78,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str
         datamodule = _build(cfg.data)
         classes = datamodule.num_classes if cfg.model.get("conditional") else 0  # from the data
         model = _build(cfg.model, _recursive_=False, num_classes=classes)
-        callbacks = [*_instantiate_all(cfg.get("callbacks")), *run.callbacks(), *extra_callbacks]
+        # The run's own first: a stop it decides at an iteration is seen by last.ckpt's callback.
+        callbacks = [*run.callbacks(), *_instantiate_all(cfg.get("callbacks")), *extra_callbacks]
         loggers = _instantiate_all(cfg.get("logger"))
         trainer: Trainer = _build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
         _refuse_multi_process_sweeps(trainer, in_multirun())

@@ -1,6 +1,7 @@
 """The command a user types: clear one-line errors, and DDP on the CPU."""
 
 import json
+import signal
 import subprocess
 from pathlib import Path
 
@@ -45,25 +46,29 @@ def test_bad_input_gets_one_clear_line_and_leaves_nothing(tmp_path, overrides, m
 
 
 @pytest.mark.slow
-def test_two_process_ddp_on_cpu_trains_and_resumes(tmp_path):
-    # A conditional run: each rank's share of the data carries its labels.
-    result = gan_train(tmp_path, "trainer=ddp_cpu", "experiment=mnist_cgan", "debug=limit", OFFLINE)
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_two_process_ddp_on_cpu_stops_on_sigterm_together_and_resumes(tmp_path):
+    # A conditional run: each rank's share of the data carries its labels. Only rank 0 gets
+    # the SIGTERM; rank 1 must stop at the same iteration, or DDP would hang.
+    sigterm = ["+callbacks.sigterm._target_=tests.test_resume.SignalAt", "+callbacks.sigterm.step=8"]
+    sigterm += [f"+callbacks.sigterm.signum={int(signal.SIGTERM)}", "+callbacks.sigterm.rank=0"]
+    result = gan_train(tmp_path, "trainer=ddp_cpu", "experiment=mnist_cgan", "debug=limit", OFFLINE, *sigterm)
+    assert result.returncode == 143, result.stderr[-3000:]
     console = result.stderr + result.stdout
     assert "Starting with 2 processes" in console
     for noise in NOISE:
         assert noise not in console, noise
     (run_dir,) = (tmp_path / "logs" / "train" / "runs").iterdir()  # both ranks share one run directory
-    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
-    assert ckpt["global_step"] == 20
-
-    assert 0 <= json.loads((run_dir / "result.json").read_text())["metrics"]["val/class_acc"] <= 1
+    # Sent at the end of step 8, after the run looked for signals: step 9 was under way.
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 9
+    printed = result.stderr.strip().splitlines()[-1]
+    assert printed.endswith(f"Resume with: gan-train ckpt_path={run_dir}")
 
     # The run's own settings come back (DDP, the experiment, debug=limit): only the limit is typed.
-    result = gan_train(tmp_path, "trainer.max_steps=30", f"ckpt_path={run_dir}")
+    result = gan_train(tmp_path, f"ckpt_path={run_dir}", "trainer.max_steps=12")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Starting with 2 processes" in result.stderr + result.stdout
     assert list((tmp_path / "logs" / "train" / "runs").iterdir()) == [run_dir]
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
-    assert ckpt["global_step"] == 30
-    assert ckpt["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [{"epoch": 0, "consumed": 30}]
+    assert ckpt["global_step"] == 12
+    assert ckpt["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [{"epoch": 0, "consumed": 12}]
+    assert 0 <= json.loads((run_dir / "result.json").read_text())["metrics"]["val/class_acc"] <= 1

@@ -250,11 +250,11 @@ def test_a_requeued_slurm_job_saves_requeues_and_resumes_itself(tmp_path, monkey
     run_dir = tmp_path / "logs" / "train" / "runs" / "slurm-4242"
     assert run_dir_for_new_run(None, str(tmp_path / "logs" / "train" / "runs")) == str(run_dir)
     command = ["trainer.max_steps=10", "logger=none", *usr1]
-    with pytest.raises(Interrupted, match="SIGUSR1 at step 6; last.ckpt saved. Requeued SLURM job 4242") as stop:
+    with pytest.raises(Interrupted, match="SIGUSR1 at step 7; last.ckpt saved. Requeued SLURM job 4242") as stop:
         train(compose_train(run_dir, *command))
     assert stop.value.exit_code == 128 + signal.SIGUSR1
     assert (tmp_path / "scontrol.log").read_text() == "requeue 4242\n"
-    assert last_ckpt(run_dir)["global_step"] == 6
+    assert last_ckpt(run_dir)["global_step"] == 7  # sent at the end of step 6: step 7 was under way
 
     train(compose_train(run_dir, *command))  # the same command, as the requeued job runs it
     assert last_ckpt(run_dir)["global_step"] == 10

@@ -80,13 +80,13 @@ def test_cli_resume_from_a_run_directory_continues_that_run(tmp_path):
 
 class SignalAt(Callback):
     """Sends this process ``signum`` once the run reaches ``step``: a Ctrl-C or a scheduler's
-    SIGTERM at a known iteration."""
+    SIGTERM at a known iteration; with ``rank``, only that DDP rank gets it."""
 
-    def __init__(self, step: int, signum: int = signal.SIGINT) -> None:
-        self.step, self.signum = step, signum
+    def __init__(self, step: int, signum: int = signal.SIGINT, rank: int | None = None) -> None:
+        self.step, self.signum, self.rank = step, signum, rank
 
     def on_train_batch_end(self, trainer, *args) -> None:
-        if trainer.global_step == self.step:
+        if trainer.global_step == self.step and self.rank in (None, trainer.global_rank):
             os.kill(os.getpid(), self.signum)
 
 
@@ -114,9 +114,12 @@ def test_a_signal_saves_and_the_printed_line_resumes_the_same_run(tmp_path, sign
         assert noise not in out, noise
     (run_dir,) = (tmp_path / "logs" / "train" / "runs").iterdir()
     assert out.count(f"Run directory: {run_dir}") == 2  # at the start and at the end
-    assert last_checkpoint(run_dir)["global_step"] == 8  # mid-epoch: 625 batches make one
+    stopped = last_checkpoint(run_dir)
+    # Sent at the end of step 8, after the run looked for signals: it stops after step 9.
+    assert stopped["global_step"] == 9  # mid-epoch: 625 batches make one...
+    assert stopped["loops"]["fit_loop"]["epoch_progress"]["current"]["completed"] == 0  # ...still under way
     printed = out.strip().splitlines()[-1]
-    assert printed.startswith(f"Interrupted ({signum.name}) at step 8; last.ckpt saved. Resume with: gan-train ")
+    assert printed.startswith(f"Interrupted ({signum.name}) at step 9; last.ckpt saved. Resume with: gan-train ")
     command = printed.split("Resume with: gan-train ")[1].split()  # exactly as printed
 
     proc = gan_train(tmp_path, *command)
@@ -137,10 +140,10 @@ def test_ctrl_c_mid_epoch_then_resume_matches_a_straight_run(tmp_path):
     straight, split = tmp_path / "straight", tmp_path / "split"
     train(compose_train(straight, *SMALL, "logger=none", "trainer.max_steps=60"))
     sigint = ["+callbacks.sigint._target_=tests.test_resume.SignalAt", "+callbacks.sigint.step=30"]
-    with pytest.raises(Interrupted, match="Interrupted .SIGINT. at step 30; last.ckpt saved") as stopped:
+    with pytest.raises(Interrupted, match="Interrupted .SIGINT. at step 31; last.ckpt saved") as stopped:
         train(compose_train(split, *SMALL, "logger=none", "trainer.max_steps=60", *sigint))
     assert stopped.value.exit_code == 130
-    assert last_checkpoint(split)["global_step"] == 30  # stopped after the iteration under way
+    assert last_checkpoint(split)["global_step"] == 31  # the iteration under way finished, then it stopped
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler given back
     train(compose_train(split, *SMALL, "logger=none", "trainer.max_steps=60", f"ckpt_path={split}"))
     expected, resumed = last_checkpoint(straight), last_checkpoint(split)

@@ -12,10 +12,11 @@ from gan_lightning.run.paths import LAST
 
 
 class LastCheckpoint(Callback):
-    """Saves ``<dirpath>/last.ckpt`` every ``every_n_steps`` iterations, at each epoch end and
-    at the end of training, including the end a Ctrl-C or SIGTERM asks for (the run stops
-    after the iteration under way, so the checkpoint holds a consistent state). Writes are
-    atomic through ``AtomicCheckpointIO`` (configured on the trainer).
+    """Saves ``<dirpath>/last.ckpt`` every ``every_n_steps`` iterations, at each epoch end,
+    at the end of training, and at the iteration where a Ctrl-C or SIGTERM stops it: saved
+    there, mid-epoch, before Lightning counts the cut-short epoch as finished, so a resume goes
+    on with the rest of that epoch. Writes are atomic through ``AtomicCheckpointIO``
+    (configured on the trainer).
     """
 
     def __init__(self, dirpath: str, every_n_steps: int = 500) -> None:
@@ -28,7 +29,8 @@ class LastCheckpoint(Callback):
         return self.dirpath / LAST
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args: Any) -> None:
-        if self.every_n_steps > 0 and trainer.global_step % self.every_n_steps == 0:
+        due = self.every_n_steps > 0 and trainer.global_step % self.every_n_steps == 0
+        if due or trainer.should_stop:  # stopping: the run's StopOnSignal ran first
             self.save(trainer)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
