@@ -49,7 +49,7 @@ def experiment_data(tmp_path: Path, experiment: str) -> list[str]:
         raw = tmp_path / "data" / "FashionMNIST" / "raw"
         raw.mkdir(parents=True)
         (raw / "train-images-idx3-ubyte.gz").write_bytes(EMBEDDED_MNIST.read_bytes())
-    return []
+    return ["data.batch_size=8"]  # one small batch through everything is the check
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
