@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
+from gan_lightning.data.sources import check_source
 from gan_lightning.errors import UserError
 
 
@@ -32,3 +33,4 @@ def check_config(cfg: DictConfig) -> None:
             raise UserError(
                 f"trainer.accelerator={accelerator}: no GPU here that torch can use; train with trainer=cpu"
             )
+    check_source(cfg.data)  # a typed data.root that does not hold the data, before torch

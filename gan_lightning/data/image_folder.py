@@ -22,6 +22,7 @@ from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
 from gan_lightning.data.base import ImageDataModule
+from gan_lightning.data.sources import image_folder
 from gan_lightning.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 def list_images(root: Path) -> list[Path]:
     """Every image file below ``root``, nested or flat, in a stable order."""
-    if not root.is_dir():
-        raise UserError(f"data.root={root}: no such folder")
+    image_folder(root)
     files = sorted(p for p in root.rglob("*") if p.is_file())
     images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
     if not images:
@@ -123,8 +123,7 @@ class ImageFolderDataModule(ImageDataModule):
         conditional: bool = False,
     ) -> None:
         super().__init__(batch_size, seed, on_device, batches_per_step, conditional)
-        if not root:
-            raise UserError("data.root is not set: pass the folder of images, e.g. data.root=/datasets/faces")
+        image_folder(root)  # set, and a folder
         if channels not in (1, 3):
             raise UserError(f"data.channels={channels}: must be 1 (grayscale) or 3 (RGB)")
         if image_size < 1:

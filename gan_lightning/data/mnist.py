@@ -11,11 +11,11 @@ import torch.nn.functional as F
 
 from gan_lightning.data.base import ImageDataModule
 from gan_lightning.data.idx import read_idx_images, read_idx_labels
+from gan_lightning.data.sources import TRAIN_IMAGES, find_file, missing_idx_data
 from gan_lightning.errors import UserError
 
 log = logging.getLogger(__name__)
 
-TRAIN_IMAGES = "train-images-idx3-ubyte"
 TEST_IMAGES = "t10k-images-idx3-ubyte"
 EMBEDDED_MNIST = Path(__file__).parent / "embedded" / "t10k-images-idx3-ubyte.gz"
 
@@ -29,14 +29,6 @@ def labels_of(images_file: Path) -> torch.Tensor:
             f"model.conditional=true needs the labels: no {name.removesuffix('.gz')}[.gz] beside {images_file}"
         )
     return read_idx_labels(path)
-
-
-def find_file(raw_dir: Path, name: str) -> Path | None:
-    """The IDX file ``name`` in ``raw_dir``, extracted or gzipped, if present."""
-    for candidate in (raw_dir / name, raw_dir / f"{name}.gz"):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 class MNISTDataModule(ImageDataModule):
@@ -100,17 +92,14 @@ class MNISTDataModule(ImageDataModule):
         if self.train_batches is not None:
             return
         path = find_file(self.raw_dir, TRAIN_IMAGES)
-        why = " and the download failed" if self.download else " (data.download=false)"
         if path is None and self.fallback is None:
-            raise UserError(
-                f"{self.dataset_name} not found under {self.raw_dir}{why}; put "
-                f"{TRAIN_IMAGES}[.gz] there or set data.root to the folder holding {self.dataset_name}/"
-            )
+            raise missing_idx_data(self.dataset_name, self.raw_dir, self.download)
         images_file = path or self.fallback
         images = read_idx_images(images_file)
         if path is None:
             self.source = f"embedded {self.dataset_name} test split ({len(images)} images)"
             if self.trainer is None or self.trainer.is_global_zero:
+                why = " and the download failed" if self.download else " (data.download=false)"
                 log.warning(
                     "%s not found under %s (the default data.root)%s; training on the %s. Set data.root "
                     "to a folder holding %s/raw/%s for the full set.",

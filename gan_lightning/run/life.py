@@ -163,8 +163,8 @@ def finished(cfg: DictConfig, checkpoint: dict[str, Any]) -> str | None:
 class Run:
     """``with Run(cfg) as run:`` around everything ``train()`` does.
 
-    On entry: prints the run directory, takes its lock (global rank 0) and catches Ctrl-C and
-    SIGTERM. ``resume()`` finds and checks the checkpoint a resume starts from. On exit:
+    On entry: takes the run's lock (global rank 0) and catches Ctrl-C and SIGTERM. ``resume()``
+    prints the run directory and finds and checks the checkpoint a resume starts from. On exit:
     restores the signal handlers, releases the lock and, when the command failed before
     training started, removes what it created (the whole directory of a new run).
     """
@@ -183,17 +183,18 @@ class Run:
         self._entries_before = set(os.listdir(self.dir)) if self.dir.is_dir() else set()
         if self._lock is not None:
             self._lock.acquire()
-        if self._rank_zero:
-            log.info("Run directory: %s", self.dir)
-            if restored_overrides.restored:
-                log.info("Resuming as this run: %s", " ".join(restored_overrides.restored))
         self.signals.install()
         return self
 
     def resume(self) -> str | None:
-        """The checkpoint file to resume from, checked against this run's networks, with every
-        changed setting reported; None for a new run. Sets ``finished`` when there is nothing
-        left to do. A requeued SLURM job resumes from its own ``last.ckpt``."""
+        """Once the config has passed its checks: prints the run directory, and returns the
+        checkpoint file to resume from, checked against this run's networks, with every changed
+        setting reported; None for a new run. Sets ``finished`` when there is nothing left to
+        do. A requeued SLURM job resumes from its own ``last.ckpt``."""
+        if self._rank_zero:
+            log.info("Run directory: %s", self.dir)
+            if restored_overrides.restored:
+                log.info("Resuming as this run: %s", " ".join(restored_overrides.restored))
         target = self.cfg.get("ckpt_path")
         if target is None and slurm_job() and (self.dir / "checkpoints" / LAST).is_file():
             target = str(self.dir)
