@@ -80,3 +80,14 @@ def test_dcgan_init_statistics():
 def test_dcgan_refuses_sizes_it_cannot_make(size):
     with pytest.raises(ValueError, match=f"image_size={size}"):
         DCGANGenerator(image_size=size)
+
+
+def test_a_fresh_conditional_discriminator_starts_in_bces_working_range():
+    """A projection term of std ~100 at the start (torch's N(0, 1) embedding) let D win at once:
+    mnist_cdcgan32 drew no digits in 2 epochs. At the start the conditional logits must be as
+    small as the unconditional ones."""
+    torch.manual_seed(0)
+    images, labels = torch.rand(256, 1, 32, 32) * 2 - 1, torch.arange(256) % 10
+    plain = DCGANDiscriminator(channels=1, image_size=32).train()(images)
+    conditional = DCGANDiscriminator(channels=1, image_size=32, num_classes=10).train()(images, labels)
+    assert conditional.std() < 3 * plain.std() + 1

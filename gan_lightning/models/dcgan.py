@@ -94,6 +94,10 @@ class DCGANDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
         self.label_embedding = nn.Embedding(num_classes, width) if num_classes else None
+        if self.label_embedding is not None:
+            # Small, as the paper's other weights: torch's N(0, 1) default gives the projection
+            # logits in the hundreds at the start, and D wins before G learns anything.
+            nn.init.normal_(self.label_embedding.weight, 0.0, 0.02)
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.label_embedding is None:
