@@ -71,3 +71,13 @@ def mnist_root() -> Path:
     if not root or not (Path(root) / "MNIST" / "raw").is_dir():
         pytest.skip(f"set {MNIST_ROOT_ENV} to a folder holding MNIST/raw to run this test")
     return Path(root)
+
+
+# The files that take longest, longest first: pytest-xdist hands out whole files in collection
+# order, so starting these early keeps one process from finishing long after the other.
+SLOWEST_FILES = ("test_sweep.py", "test_resume.py", "test_cli.py", "test_conditional.py", "test_hardening.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOWEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
