@@ -1,14 +1,16 @@
 """The command a user types: clear one-line errors, and DDP on the CPU."""
 
 import json
+import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.conftest import run_gan_train
+from tests.conftest import REPO, run_gan_train
 
 
 def gan_train(cwd: Path, *overrides: str) -> subprocess.CompletedProcess:
@@ -43,6 +45,28 @@ def test_bad_input_gets_one_clear_line_and_leaves_nothing(tmp_path, overrides, m
     assert result.stderr.strip().splitlines()[-1].startswith(message)
     assert "Traceback" not in result.stderr
     assert not list(tmp_path.glob("logs/train/runs/*")) and not (tmp_path / "nonexistnt").exists()
+
+
+# Answered from the config and the file system alone, before torch or Lightning is imported.
+EARLY_ANSWERS = {
+    "bad-value": ["model.g_optimizer.lr=-1"],
+    "missing-folder": ["experiment=celeba_dcgan", "data.root=nowhere"],
+    "typed-root-offline": ["data.root=nowhere", OFFLINE],
+    "cfg-job": ["--cfg", "job"],
+}
+
+
+@pytest.mark.parametrize("args", EARLY_ANSWERS.values(), ids=EARLY_ANSWERS.keys())
+def test_questions_and_bad_input_answer_before_lightning_is_imported(tmp_path, args):
+    code = (
+        "import sys\nfrom gan_lightning.train import main\ncode = 0\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    code = exit.code\n"
+        "print('exit', code or 0, 'lightning' in sys.modules, 'torch' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.stdout.strip().splitlines()[-1] in ("exit 0 False False", "exit 2 False False"), result.stderr
+    assert not list(tmp_path.glob("logs/train/runs/*"))
 
 
 @pytest.mark.slow

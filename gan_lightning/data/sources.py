@@ -51,9 +51,13 @@ def _idx_data_set(dataset_name: str, embedded: bool) -> Callable[[DictConfig], N
     return check
 
 
+def _image_folder_data_set(data: DictConfig) -> None:
+    image_folder(data.get("root"))
+
+
 # The check of each data module, by class name (the last part of ``data._target_``).
 CHECKS: dict[str, Callable[[DictConfig], None]] = {
-    "ImageFolderDataModule": lambda data: image_folder(data.get("root")) and None,
+    "ImageFolderDataModule": _image_folder_data_set,
     "MNISTDataModule": _idx_data_set("MNIST", embedded=True),
     "FashionMNISTDataModule": _idx_data_set("FashionMNIST", embedded=False),
 }
