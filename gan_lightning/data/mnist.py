@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from gan_lightning.data.base import ImageDataModule
 from gan_lightning.data.idx import read_idx_images, read_idx_labels
-from gan_lightning.data.sources import TRAIN_IMAGES, find_file, missing_idx_data
+from gan_lightning.data.sources import TRAIN_IMAGES, find_file, missing_idx_data, why_absent
 from gan_lightning.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -99,11 +99,11 @@ class MNISTDataModule(ImageDataModule):
         if path is None:
             self.source = f"embedded {self.dataset_name} test split ({len(images)} images)"
             if self.trainer is None or self.trainer.is_global_zero:
-                why = " and the download failed" if self.download else " (data.download=false)"
                 log.warning(
                     "%s not found under %s (the default data.root)%s; training on the %s. Set data.root "
                     "to a folder holding %s/raw/%s for the full set.",
-                    *(self.dataset_name, self.raw_dir, why, self.source, self.dataset_name, TRAIN_IMAGES),
+                    *(self.dataset_name, self.raw_dir, why_absent(self.download), self.source),
+                    *(self.dataset_name, TRAIN_IMAGES),
                 )
         else:
             self.source = f"{self.dataset_name} train split ({len(images)} images, {path})"

@@ -31,10 +31,14 @@ def image_folder(root: str | Path | None) -> Path:
     return Path(root)
 
 
+def why_absent(download: bool) -> str:
+    """Why files looked for are not there: the end of a "not found under ..." phrase."""
+    return " and the download failed" if download else " (data.download=false)"
+
+
 def missing_idx_data(dataset_name: str, raw_dir: Path, download: bool) -> UserError:
-    why = " and the download failed" if download else " (data.download=false)"
     return UserError(
-        f"{dataset_name} not found under {raw_dir}{why}; put "
+        f"{dataset_name} not found under {raw_dir}{why_absent(download)}; put "
         f"{TRAIN_IMAGES}[.gz] there or set data.root to the folder holding {dataset_name}/"
     )
 
