@@ -63,12 +63,12 @@ class SearchSpace:
         parsed = OverridesParser.create().parse_overrides([*lines, *arguments])
         params, fixed = {}, []
         for override in parsed:  # later ones (the command line) win over the config's
+            key = override.get_key_element()
+            fixed = [f for f in fixed if f.partition("=")[0] != key]
             if override.is_sweep_override():
-                params[override.get_key_element()] = _param(override)
-                fixed = [f for f in fixed if f.partition("=")[0] != override.get_key_element()]
+                params[key] = _param(override)
             else:
-                params.pop(override.get_key_element(), None)
-                fixed = [f for f in fixed if f.partition("=")[0] != override.get_key_element()]
+                params.pop(key, None)
                 fixed.append(override.input_line)
         seed_param = params.pop(SEED, None)
         if seed_param is not None and seeds is not None:
