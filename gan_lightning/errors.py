@@ -15,7 +15,7 @@ import argparse
 import functools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 DEBUG_ENV = "GAN_LIGHTNING_DEBUG"
@@ -45,13 +45,20 @@ class Interrupted(ReportedError):
         self.exit_code = 128 + int(signum)
 
 
+def _chain(err: BaseException | None, context: bool = True) -> Iterator[BaseException]:
+    """``err``, then its cause (or, with ``context``, the exception it was raised while handling),
+    and so on, each exception once: a chain may loop back on itself, and a walk that followed it
+    blindly would never end."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = err.__cause__ or (err.__context__ if context else None)
+
+
 def find_reported_error(err: BaseException | None) -> ReportedError | None:
     """The ReportedError behind ``err``, through wrappers such as Hydra's InstantiationException."""
-    while err is not None:
-        if isinstance(err, ReportedError):
-            return err
-        err = err.__cause__ or err.__context__
-    return None
+    return next((e for e in _chain(err) if isinstance(e, ReportedError)), None)
 
 
 def _hydra_message(err: BaseException) -> str:
@@ -77,8 +84,7 @@ def describe(err: BaseException) -> tuple[int, str]:
         return reported.exit_code, f"error: {reported}"
     if type(err).__module__.startswith("hydra") and type(err).__name__ != "InstantiationException":
         return 2, f"error: {_hydra_message(err)}"
-    while err.__cause__ is not None:  # the root cause, not a wrapper such as Hydra's InstantiationException
-        err = err.__cause__
+    *_, err = _chain(err, context=False)  # the root cause, not a wrapper such as Hydra's InstantiationException
     text = str(err).strip().splitlines()
     hint = f" (unexpected: {DEBUG_ENV}=1 shows the traceback)"
     return 1, f"error: {type(err).__name__}" + (f": {text[0]}" if text else "") + hint

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from gan_lightning.augment import build_augment
 from gan_lightning.errors import UserError
 from gan_lightning.losses import get_loss, gradient_penalty, r1_penalty
+from gan_lightning.randomness import Draw, step_key
 
 
 def _plain(cfg: Any) -> Any:
@@ -170,14 +171,14 @@ class GANModule(LightningModule):
             if name not in floats:
                 value.copy_(live[name])
 
-    def _key(self, *draw: Any) -> int:
-        """A seed for this rank and step (and ``draw`` within the step)."""
-        return hash((self.seed, self.global_rank, self.global_step, *draw)) % 2**63
+    def _generator(self, update: int, draw: Draw) -> torch.Generator:
+        """A generator seeded for ``draw`` at discriminator ``update`` of this step on this rank."""
+        key = step_key(self.seed, self.global_rank, self.global_step, update, draw)
+        return torch.Generator(device=self.device).manual_seed(key)
 
-    def noise(self, n: int, draw: int = 0) -> Tensor:
-        """This step's z on this rank, for its ``draw``-th discriminator update."""
-        generator = torch.Generator(device=self.device).manual_seed(self._key(*([draw] if draw else [])))
-        return torch.randn(n, self.latent_dim, generator=generator, device=self.device)
+    def noise(self, n: int, update: int = 0) -> Tensor:
+        """This step's z on this rank, for its ``update``-th discriminator update."""
+        return torch.randn(n, self.latent_dim, generator=self._generator(update, Draw.Z), device=self.device)
 
     def _penalties(self, real: Tensor, fake: Tensor, labels: Tensor | None, draw: int) -> dict[str, Tensor]:
         """The gradient penalties D's loss takes at this update: WGAN-GP's, and R1 every
@@ -185,8 +186,9 @@ class GANModule(LightningModule):
         penalties, critic = {}, lambda x: self.d(x, labels)
         if self.loss.gradient_penalty:
             mix_shape = (real.size(0),) + (1,) * (real.dim() - 1)
-            generator = torch.Generator(device=self.device).manual_seed(self._key("mix", draw))
-            mix = torch.rand(mix_shape, generator=generator, device=self.device, dtype=real.dtype)
+            mix = torch.rand(
+                mix_shape, generator=self._generator(draw, Draw.GP_MIX), device=self.device, dtype=real.dtype
+            )
             penalties["train/gp"] = self.gp_weight * gradient_penalty(critic, real, fake, mix)
         if self.r1_gamma and (self.global_step * self.d_steps_per_g + draw) % self.r1_every == 0:
             penalties["train/r1"] = 0.5 * self.r1_gamma * self.r1_every * r1_penalty(critic, real)
@@ -211,7 +213,8 @@ class GANModule(LightningModule):
         log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0 or self._last_iteration()
         images, labels = batch if isinstance(batch, tuple | list) else (batch, None)
         if self.augment:
-            torch.manual_seed(self._key("augment"))  # kornia draws from the global generator
+            # kornia draws from torch's global generator
+            torch.manual_seed(step_key(self.seed, self.global_rank, self.global_step, 0, Draw.AUGMENT))
         images = images.contiguous(memory_format=self.memory_format) if images.dim() == 4 else images
         n = self.d_steps_per_g
         chunks = zip(images.chunk(n), labels.chunk(n) if labels is not None else [None] * n, strict=True)

@@ -20,6 +20,7 @@ import logging
 import math
 import os
 import sys
+import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.checks import check_config
 from gan_lightning.console import quiet
-from gan_lightning.errors import DEBUG_ENV, command, describe, exit_with, find_reported_error
+from gan_lightning.errors import DEBUG_ENV, UserError, command, describe, exit_with, find_reported_error
 from gan_lightning.run import paths
 from gan_lightning.run.life import Run, in_multirun, typed_overrides
 from gan_lightning.run.lock import RunLock, is_rank_zero
@@ -95,8 +96,6 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str
 def _refuse_multi_process_sweeps(trainer: Any, multirun: bool) -> None:
     from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 
-    from gan_lightning.errors import UserError
-
     if multirun and isinstance(trainer.strategy.launcher, _SubprocessScriptLauncher):
         raise UserError(
             "-m with a multi-process trainer: Lightning would start this command again per process, "
@@ -151,7 +150,18 @@ def main() -> None:
     if ckpt and is_rank_zero():
         RunLock(paths.run_dir_of(ckpt)).check_free()
     sys.argv = [sys.argv[0], *args]
-    _task()
+    try:
+        _task()
+    except OSError as err:
+        if err.filename is None or _raised_in_task(err):
+            raise
+        # Hydra creates the run directory (and writes its config) before the task starts.
+        raise UserError(f"cannot create the run directory: {err.filename}: {err.strerror}") from err
+
+
+def _raised_in_task(err: BaseException) -> bool:
+    task = getattr(_task, "__wrapped__", _task).__code__
+    return any(frame.f_code is task for frame, _ in traceback.walk_tb(err.__traceback__))
 
 
 if __name__ == "__main__":

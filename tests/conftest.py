@@ -34,9 +34,11 @@ def _gan_train(overrides: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-m", "gan_lightning.train", *overrides], env
 
 
-def start_gan_train(cwd: Path, *overrides: str, **popen: Any) -> subprocess.Popen:
+def start_gan_train(
+    cwd: Path, *overrides: str, env_extra: dict[str, str] | None = None, **popen: Any
+) -> subprocess.Popen:
     args, env = _gan_train(overrides)
-    return subprocess.Popen(args, cwd=cwd, env=env, text=True, **popen)
+    return subprocess.Popen(args, cwd=cwd, env={**env, **(env_extra or {})}, text=True, **popen)
 
 
 def run_gan_train(cwd: Path, *overrides: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -127,7 +127,7 @@ def test_failed_runs_are_recorded_and_the_sweep_goes_on(tmp_path):
     assert [row["status"] for row in rows] == ["ok", "failed", "failed", "failed"]
     assert "+callbacks.poison.step=100" in rows[0]["overrides"] and "data.batch_size=64" in rows[0]["overrides"]
     errors = sorted(row["error"] for row in rows[1:])
-    assert errors[0].startswith("data.batch_size=0: must be at least 1")
+    assert errors[0].startswith("data.batch_size=0: must be an integer, at least 1")
     assert errors[2].startswith("step 3: train/d_loss is nan")
 
 

@@ -1,0 +1,64 @@
+"""The checks made before torch is imported know the registries' names, and a failure of any
+shape ends a command with one line."""
+
+import subprocess
+import sys
+import typing
+
+import pytest
+from lightning.fabric.plugins.precision.precision import _PRECISION_INPUT
+from torch import nn
+
+from gan_lightning import checks
+from gan_lightning.augment import AUGMENTATIONS
+from gan_lightning.losses import LOSSES
+from gan_lightning.models import dcgan, mlp
+from tests.conftest import REPO
+
+
+def _literals(hint: object) -> set[object]:
+    args = typing.get_args(hint)
+    return {a for arg in args for a in _literals(arg)} if args else {hint}
+
+
+def test_the_early_checks_know_every_registered_name():
+    assert set(checks.LOSSES) == set(LOSSES)
+    assert set(checks.AUGMENTATIONS) == set(AUGMENTATIONS)
+    assert checks.DCGAN_SIZES == dcgan.SUPPORTED_SIZES
+    assert set(checks.PRECISIONS) == _literals(_PRECISION_INPUT) - {type(None)}
+
+
+@pytest.mark.parametrize(
+    "network, kwargs",
+    [
+        (mlp.MLPGenerator, {}),
+        (mlp.MLPDiscriminator, {}),
+        (dcgan.DCGANGenerator, {"image_size": 16, "base_width": 4}),
+        (dcgan.DCGANDiscriminator, {"image_size": 16, "base_width": 4}),
+    ],
+)
+def test_the_early_checks_know_which_networks_hold_batchnorm(network, kwargs):
+    has_batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in network(**kwargs).modules())
+    assert (network.__name__ in checks.BATCHNORM_NETWORKS) == has_batchnorm
+
+
+@pytest.mark.parametrize("link", ["__context__", "__cause__"])
+def test_an_exception_chain_that_loops_is_reported_in_one_line_and_the_command_ends(link):
+    # Lightning has raised such chains: each exception the other's __context__.
+    code = (
+        "from gan_lightning.errors import command\n"
+        "@command\n"
+        "def main():\n"
+        "    first, second = RuntimeError('precision 7 is not supported'), ValueError('wrapped')\n"
+        f"    first.{link}, second.{link} = second, first\n"
+        "    raise first\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env={"PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=10
+    )
+    assert result.returncode == 1
+    root = "RuntimeError: precision 7 is not supported" if link == "__context__" else "ValueError: wrapped"
+    assert result.stderr.strip().splitlines() == [
+        f"error: {root} (unexpected: GAN_LIGHTNING_DEBUG=1 shows the traceback)"
+    ]
