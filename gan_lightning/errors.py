@@ -40,9 +40,10 @@ class TrainingError(ReportedError):
 class Interrupted(ReportedError):
     """A signal stopped the command; exit status 128 + its number (130 Ctrl-C, 143 SIGTERM)."""
 
-    def __init__(self, signum: int, message: str) -> None:
+    def __init__(self, signum: int, message: str, metrics: dict[str, float] | None = None) -> None:
         super().__init__(message)
         self.exit_code = 128 + int(signum)
+        self.metrics = metrics  # set when the run had reached its limits: its result to record
 
 
 def _chain(err: BaseException | None, context: bool = True) -> Iterator[BaseException]:

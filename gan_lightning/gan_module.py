@@ -257,6 +257,8 @@ class GANModule(LightningModule):
             extra["train/equilibrium_gap"] = (d_loss.detach() - d_eq).abs() + (g_loss.detach() - g_eq).abs()
         if log_now:
             self.log_dict(metrics, prog_bar=True)
-            self.log_dict(extra)
+            # "step" sets the x of these scalars (Lightning's own is one less): the iteration
+            # count, as the grids', the checkpoints' and the scores' of the same iteration.
+            self.log_dict({**extra, "step": float(self.global_step)})
         # Returned for callbacks (the divergence guard), still on the device: no sync here.
         return {**metrics, **extra, "fake_finite": torch.isfinite(fake.detach()).all()}

@@ -33,12 +33,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.checks import check_config
 from gan_lightning.console import quiet
-from gan_lightning.errors import DEBUG_ENV, UserError, command, describe, exit_with, find_reported_error
+from gan_lightning.errors import DEBUG_ENV, Interrupted, UserError, command, describe, exit_with, find_reported_error
 from gan_lightning.run import paths
-from gan_lightning.run.life import Run, in_multirun, typed_overrides
+from gan_lightning.run.life import Run, final_metrics, in_multirun, typed_overrides
 from gan_lightning.run.lock import RunLock, is_rank_zero
 from gan_lightning.run.overrides import restore_overrides
-from gan_lightning.sweep.results import objective, write_result
+from gan_lightning.sweep.results import RESULT, objective, write_result
 
 if TYPE_CHECKING:
     from lightning.pytorch import Callback
@@ -65,13 +65,13 @@ def _instantiate_all(group: DictConfig | None) -> list[Any]:
 
 def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str, float]:
     """Build everything from ``cfg`` (plus ``extra_callbacks``), fit, and return the final
-    logged metrics and ``iterations``, the run's step count; ``{}`` when a resumed run has
-    nothing left to do."""
+    logged metrics, ``iterations`` (the run's step count) and ``epochs``; ``{}`` when a resumed
+    run has nothing left to do."""
     with Run(cfg) as run:
         check_config(cfg)  # before torch is even imported: a bad value answers at once
         ckpt_path = run.resume()
-        if run.finished:
-            return {}
+        if run.finished:  # its result.json is written again if it went missing
+            return {} if (run.dir / RESULT).is_file() else run.final_metrics
         from lightning.pytorch import Trainer, seed_everything
 
         quiet()
@@ -89,8 +89,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str
             warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
             trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         run.end(trainer)
-    metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
-    return {**metrics, "iterations": float(trainer.global_step)}
+    return final_metrics(trainer)
 
 
 def _refuse_multi_process_sweeps(trainer: Any, multirun: bool) -> None:
@@ -119,22 +118,31 @@ def _task(cfg: DictConfig) -> float:
         metrics = train(cfg, extra_callbacks=[reporter] if reporter else [])
     except Exception as err:
         status, line = describe(err)
+        stopped = find_reported_error(err)
+        if isinstance(stopped, Interrupted) and stopped.metrics:  # it had reached its limits
+            _record(run_dir, overrides, stopped.metrics, cfg.optimized_metric, reporter)
         if not in_multirun() or status > 128:  # a signal stops the whole sweep too
             exit_with(err)
         # One failed run must not end the sweep: record it and go on.
         write_result(run_dir, overrides, {}, math.inf, line.removeprefix("error: "), cfg.optimized_metric)
         print(line, file=sys.stderr)
         return math.inf
-    value = objective(metrics, cfg.optimized_metric)
+    if cfg.trainer.get("fast_dev_run"):  # debug=fdr: a check, with nothing left behind
+        return objective(metrics, cfg.optimized_metric)
+    return _record(run_dir, overrides, metrics, cfg.optimized_metric, reporter)
+
+
+def _record(run_dir: Path, overrides: list[str], metrics: dict[str, float], metric: str, reporter: Any) -> float:
+    """Write the run's ``result.json`` (global rank 0) and return its objective. Empty metrics:
+    a resumed run had nothing left to do and its result stands."""
+    value = objective(metrics, metric)
     missing = ""
-    if metrics and math.isnan(value) and cfg.optimized_metric not in metrics:
-        missing = f"optimized_metric={cfg.optimized_metric} was not logged (val/* needs callbacks.sample_quality)"
+    if metrics and math.isnan(value) and metric not in metrics:
+        missing = f"optimized_metric={metric} was not logged (val/* needs callbacks.sample_quality)"
         log.warning(missing)
-    # Empty metrics: a resumed run had nothing left to do, its result stands. Under DDP the
-    # process of global rank 0 speaks for the run.
     if metrics and is_rank_zero():
         pruned = reporter.pruned_epoch if reporter else None
-        write_result(run_dir, overrides, metrics, value, missing, cfg.optimized_metric, pruned)
+        write_result(run_dir, overrides, metrics, value, missing, metric, pruned)
     return value
 
 

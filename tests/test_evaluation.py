@@ -40,9 +40,8 @@ def test_scores_are_logged_for_both_generators(scored_run):
     for name in SCORES + ["val/fid_ema", "val/kid_ema", "val/is_ema"]:
         assert name in tags and math.isfinite(metrics[name])
     fid = read_events(run).Scalars("val/fid")
-    # After epoch 2 (every_n_epochs) and the last; Lightning logs epoch-end values at the index
-    # of the epoch's last iteration, counted from 0.
-    assert [point.step for point in fid] == [29, 44]
+    # After epoch 2 (every_n_epochs) and the last, at the step of the iteration they follow.
+    assert [point.step for point in fid] == [30, 45]
     assert all(point.value > 0 for point in fid)
     assert 1 <= metrics["val/is"] <= 10
 
@@ -51,7 +50,7 @@ def test_best_checkpoint_holds_the_lowest_fid(scored_run):
     run, _ = scored_run
     fids = {point.step: point.value for point in read_events(run).Scalars("val/fid")}
     best = torch.load(run / "checkpoints" / "best.ckpt", weights_only=True)
-    assert best["global_step"] == min(fids, key=fids.get) + 1
+    assert best["global_step"] == min(fids, key=fids.get)
     (state,) = [v for k, v in best["callbacks"].items() if k.startswith("BestCheckpoint") and "val/fid" in k]
     assert state["best_model_score"].item() == pytest.approx(min(fids.values()), rel=1e-5)
 

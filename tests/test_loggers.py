@@ -20,7 +20,7 @@ def test_csv_and_tensorboard_together(tmp_path):
     train(compose_train(tmp_path, *SHORT, "logger=[tensorboard,csv]"))
     with open(tmp_path / "csv" / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert SCALARS <= set(rows[0]) and [int(r["step"]) for r in rows if r["train/d_loss"]] == [1, 3, 5]
+    assert SCALARS <= set(rows[0]) and [int(r["step"]) for r in rows if r["train/d_loss"]] == [2, 4, 6]
     assert "model.g_optimizer.lr: 0.0002" in (tmp_path / "csv" / "hparams.yaml").read_text()
     assert "samples/fixed_noise" in read_events(tmp_path).Tags()["images"]  # TensorBoard as before
 
@@ -41,7 +41,7 @@ def test_mlflow_keeps_scalars_hyperparameters_and_grids_in_its_local_store(tmp_p
     client = MlflowClient(tracking_uri=f"sqlite:///{logs}/mlflow.db")
     (run,) = client.search_runs([client.get_experiment_by_name("train").experiment_id])
     assert run.info.run_name == str(tmp_path / "run")
-    assert [m.step for m in client.get_metric_history(run.info.run_id, "train/d_loss")] == [1, 3, 5]
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "train/d_loss")] == [2, 4, 6]
     assert float(run.data.params["model.g_optimizer.lr"]) == 2e-4 and "embedded" in run.data.params["data/source"]
     grids = sorted(p.name for p in logs.glob("mlflow_artifacts/*/artifacts/samples/fixed_noise/*.png"))
     assert grids == ["step0000000.png", "step0000003.png", "step0000006.png"]

@@ -85,7 +85,7 @@ def test_a_grid_killed_mid_run_continues_with_the_same_command(tmp_path):
     resumed = sweep_dir / "2"
     assert list(resumed.glob(".hydra/resume_*/overrides.yaml"))  # continued, not restarted
     steps = [point.step for point in read_events(resumed).Scalars("train/g_loss")]
-    assert steps == sorted(set(steps)) and steps[-1] == 7 and len(list((resumed / "tensorboard").glob("events*"))) == 2
+    assert steps == sorted(set(steps)) and steps[-1] == 8 and len(list((resumed / "tensorboard").glob("events*"))) == 2
 
     # The summary: every run best first, and each setting's mean ± std over its two seeds.
     runs = csv_rows(sweep_dir / "summary.csv")

@@ -67,14 +67,14 @@ def test_short_run_trains_and_writes_outputs(tmp_path):
     assert len(logged) < 30  # a readable set, not every path of the config
     experiment = HParamsPluginData.FromString(plugin["_hparams_/experiment"]).experiment
     assert {"val/fid", "train/d_loss"} <= {info.name.tag for info in experiment.metric_infos}
-    assert [p.step for p in events.Scalars("val/fid")] == [39]  # no fake point at step 0
+    assert [p.step for p in events.Scalars("val/fid")] == [40]  # no fake point at step 0
 
 
 def test_a_run_shorter_than_the_logging_interval_still_logs_its_last_scalars(tmp_path):
     train(compose_train(tmp_path, "trainer.max_steps=7", "callbacks=none"))  # log_every_n_steps is 50
     events = read_events(tmp_path)
     assert SCALARS <= set(events.Tags()["scalars"])
-    assert [point.step for point in events.Scalars("train/g_loss")] == [6]  # the 7th iteration, counted from 0
+    assert [point.step for point in events.Scalars("train/g_loss")] == [7]  # the 7th iteration
 
 
 def test_seed_zero_is_a_real_seed(tmp_path):

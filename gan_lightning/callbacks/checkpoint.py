@@ -22,7 +22,7 @@ class LastCheckpoint(Callback):
     def __init__(self, dirpath: str, every_n_steps: int = 500) -> None:
         self.dirpath = Path(dirpath)
         self.every_n_steps = every_n_steps
-        self._last_saved_step: int | None = None
+        self.saved_step: int | None = None  # by this command
 
     @property
     def path(self) -> Path:
@@ -43,16 +43,36 @@ class LastCheckpoint(Callback):
     # last.ckpt keeps the last good state.
 
     def save(self, trainer: Trainer) -> None:
-        if trainer.fast_dev_run or trainer.sanity_checking or self._last_saved_step == trainer.global_step:
+        if trainer.fast_dev_run or trainer.sanity_checking or self.saved_step == trainer.global_step:
             return
         trainer.save_checkpoint(self.path, weights_only=False)  # collective; only global rank 0 writes
-        self._last_saved_step = trainer.global_step
+        self.saved_step = trainer.global_step
 
 
 class BestCheckpoint(ModelCheckpoint):
     """Lightning's ModelCheckpoint of the best ``monitor`` value (``best.ckpt`` by ``val/fid``),
     silent on epochs without that value: unscored epochs (``every_n_epochs`` > 1) and runs that
-    cannot be scored, which say so once themselves (``No val/fid for this run: ...``)."""
+    cannot be scored, which say so once themselves (``No val/fid for this run: ...``).
+
+    One file, replaced (atomically, by the trainer's checkpoint IO) when beaten, across any
+    number of resumes. A resume takes the best so far from that file: the state other
+    checkpoints hold was saved before this callback ran at their step, so it lags behind."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, enable_version_counter=False, **kwargs)
+
+    @property
+    def best_file(self) -> Path:
+        return Path(self.dirpath or ".") / f"{self.filename}{self.FILE_EXTENSION}"
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.best_file.is_file():
+            import torch
+
+            saved = torch.load(self.best_file, map_location="cpu", weights_only=True)
+            state = saved.get("callbacks", {}).get(self.state_key)
+            if state:
+                self.load_state_dict(state)
 
     def _save_topk_checkpoint(self, trainer: Trainer, monitor_candidates: dict[str, Any]) -> None:
         if self.monitor in monitor_candidates:

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
+from gan_lightning.callbacks.checkpoint import LastCheckpoint
 from gan_lightning.errors import TrainingError
 
 log = logging.getLogger(__name__)
@@ -53,9 +54,9 @@ class DivergenceGuard(Callback):
         values = dict(zip(WATCHED, numbers, strict=True))
         for name in WATCHED[:2]:
             if not math.isfinite(values[name]):
-                raise TrainingError(f"step {step}: {name} is {values[name]}; stopped, last.ckpt kept")
+                raise TrainingError(f"step {step}: {name} is {values[name]}; stopped, {_kept(trainer)}")
         if not values["fake_finite"]:
-            raise TrainingError(f"step {step}: the generator's output holds NaN or Inf; stopped")
+            raise TrainingError(f"step {step}: the generator's output holds NaN or Inf; stopped, {_kept(trainer)}")
         if not pl_module.loss.probabilities:
             return
         self._starved = self._starved + 1 if values["train/d_fake"] < self.d_fake_floor else 0
@@ -88,3 +89,11 @@ class DivergenceGuard(Callback):
                 *(scored, self._most_modes, modes),
             )
         self._most_modes = max(modes, self._most_modes or 0)
+
+
+def _kept(trainer: Trainer) -> str:
+    """What a stopped run keeps: its last.ckpt and the step it holds, or nothing yet."""
+    last = next((cb for cb in trainer.callbacks if isinstance(cb, LastCheckpoint)), None)
+    if last is None or not last.path.is_file():
+        return "no checkpoint saved yet"
+    return f"{last.path} kept" + (f" (step {last.saved_step})" if last.saved_step is not None else "")

@@ -4,9 +4,11 @@ was shorter than ``trainer.log_every_n_steps``."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.core.saving import save_hparams_to_yaml
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
@@ -67,10 +69,13 @@ class LogHyperparameters(Callback):
                 writer = logger.experiment.file_writer
                 for summary in hparams(params, dict.fromkeys(self.metrics, 0.0)):
                     writer.add_summary(summary)
+                # TensorBoard's logger writes hparams.yaml only when there is none: a resumed run
+                # would keep its first command's settings there.
+                save_hparams_to_yaml(Path(logger.log_dir) / "hparams.yaml", logger.hparams)
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        last = trainer.global_step - 1  # the x of the last iteration's scalars
-        if last < 0 or trainer.fast_dev_run or trainer.global_step % trainer.log_every_n_steps == 0:
+        last = trainer.global_step  # the x of the last iteration's scalars
+        if last < 1 or trainer.fast_dev_run or trainer.global_step % trainer.log_every_n_steps == 0:
             return  # Lightning logged that iteration itself
         scalars = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
         if scalars:

@@ -54,6 +54,9 @@ class SampleQuality(Callback):
         self._epoch_start = 0.0
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        # A resume starts mid-epoch, without on_train_epoch_start: its share of the epoch is
+        # measured against the part of the epoch this command trained.
+        self._epoch_start = time.perf_counter()
         if self.every_n_epochs < 1 or self.num_samples < 2:
             return
         features = default_features(trainer.datamodule) if self.features == "auto" else self.features
@@ -115,4 +118,5 @@ class SampleQuality(Callback):
         # Every rank computed the same gathered values; sync_dist averages identical numbers
         # (a few scalars), and spares DDP runs Lightning's warning about epoch-level logging.
         pl_module.log("val/fid", metrics.pop("val/fid"), prog_bar=True, sync_dist=True)
-        pl_module.log_dict({**metrics, "val/eval_seconds": seconds}, sync_dist=True)
+        # At the step of the epoch's last iteration, as its scalars, grid and checkpoints.
+        pl_module.log_dict({**metrics, "val/eval_seconds": seconds, "step": float(trainer.global_step)}, sync_dist=True)

@@ -20,9 +20,47 @@ class RunRecord(Callback):
 
     def __init__(self, config: dict[str, Any], overrides: list[str]) -> None:
         self.config, self.overrides = config, overrides
+        self.trainer: Trainer | None = None
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        self.trainer = trainer
 
     def state_dict(self) -> dict[str, Any]:
-        return {"config": self.config, "overrides": self.overrides}
+        # The metrics logged so far: a finished run's result.json can be written from its
+        # last checkpoint, should the command have been stopped before it wrote it.
+        metrics = self.trainer.callback_metrics if self.trainer is not None else {}
+        return {
+            "config": self.config,
+            "overrides": self.overrides,
+            "metrics": {name: float(value) for name, value in metrics.items() if name != "step"},
+        }
+
+    def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
+        if trainer.fit_loop.epoch_loop.batch_progress.current.completed >= trainer.num_training_batches:
+            at_start_of_next_epoch(checkpoint)
+
+
+def at_start_of_next_epoch(checkpoint: dict[str, Any]) -> None:
+    """Make a checkpoint saved once an epoch's batches are all done (at the epoch's end, or
+    at the end of training) the one of the next epoch's start, which it is.
+
+    Lightning records such a checkpoint as mid-way through closing the epoch (processed, not
+    completed): with ``trainer.max_steps`` set it resumes into the epoch it closed (one more
+    iteration, a second scoring of that epoch), without it it starts the next epoch with the
+    data order of the first. Its counters are Lightning's checkpoint format
+    (``loops.fit_loop``), not an API: a Lightning upgrade that changes them fails the resume
+    tests that start from epoch-end checkpoints.
+    """
+    loops = checkpoint["loops"]["fit_loop"]
+    for counts in loops["epoch_progress"].values():
+        # As saved at the next epoch's on_train_epoch_start: ready for it, nothing more. Then
+        # Lightning restores the data's position too, which it skips for a finished epoch.
+        done = counts["processed"]
+        counts.update(ready=done + 1, started=done, processed=done, completed=done)
+    batches = loops["epoch_loop.batch_progress"]
+    batches["current"] = dict.fromkeys(batches["current"], 0)
+    batches["is_last_batch"] = False
+    checkpoint["epoch"] = loops["epoch_progress"]["current"]["completed"]
 
 
 class StopOnSignal(Callback):
@@ -51,4 +89,5 @@ class StopOnSignal(Callback):
         if trainer.strategy.reduce_boolean_decision(signals.signum is not None, all=False):
             signum = torch.tensor(signals.signum or 0, device=trainer.strategy.root_device)
             signals.signum = int(trainer.strategy.reduce(signum, reduce_op="max"))  # the one some rank got
+            signals.cut_short = True
             trainer.should_stop = True

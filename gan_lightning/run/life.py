@@ -59,6 +59,7 @@ class Signals:
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.cut_short = False  # training stopped at an iteration for it (else it came after the last)
         self.requeue_signal: int | None = None
         self._previous: dict[int, Any] = {}
 
@@ -125,11 +126,15 @@ def check_networks(cfg: DictConfig, path: Path, checkpoint: dict[str, Any]) -> N
         model["num_classes"] = saved.get("num_classes", 0) or "the data's"  # counted from the data at fit
     wanted = _flat({key: model.get(key, default) for key, default in ARCHITECTURE.items()}, "model.")
     found = _flat({key: saved.get(key, default) for key, default in ARCHITECTURE.items()}, "model.")
-    mismatches = [
-        f"{k}={found.get(k)} there, {wanted.get(k)} here"
-        for k in sorted(wanted | found)
-        if wanted.get(k) != found.get(k)
-    ]
+    differ = [k for k in sorted(wanted | found, key=lambda k: (k.count("."), k)) if wanted.get(k) != found.get(k)]
+    # model.generator.latent_dim follows model.latent_dim: one difference, named once.
+    named: set[tuple[str, Any, Any]] = set()
+    mismatches = []
+    for k in differ:
+        seen = (k.rsplit(".", 1)[-1], repr(found.get(k)), repr(wanted.get(k)))
+        if seen not in named:
+            named.add(seen)
+            mismatches.append(f"{k}={found.get(k)} there, {wanted.get(k)} here")
     if bool(saved.get("ema_decay")) != bool(model.get("ema_decay")):
         mismatches.append(f"model.ema_decay={saved.get('ema_decay')} there, {model.get('ema_decay')} here")
     if mismatches:
@@ -145,6 +150,25 @@ def changed_settings(cfg: DictConfig, checkpoint: dict[str, Any]) -> list[str]:
     keys = sorted((before.keys() | now.keys()) - {"ckpt_path"})
     absent = "(not set)"
     return [f"{k} {before.get(k, absent)} -> {now.get(k, absent)}" for k in keys if before.get(k) != now.get(k)]
+
+
+def recorded_metrics(checkpoint: dict[str, Any]) -> dict[str, float]:
+    """The metrics a checkpoint's run had logged when it was saved, with its step and epochs."""
+    metrics = (checkpoint.get("callbacks", {}).get("RunRecord") or {}).get("metrics") or {}
+    return {
+        **metrics,
+        "iterations": float(checkpoint.get("global_step", 0)),
+        "epochs": float(checkpoint.get("epoch", 0)),
+    }
+
+
+def final_metrics(trainer: Trainer) -> dict[str, float]:
+    """The metrics logged last, the step count (``iterations``) and the epochs trained, in
+    whole and partial epochs."""
+    metrics = {name: float(value) for name, value in trainer.callback_metrics.items() if name != "step"}
+    batches = trainer.num_training_batches
+    epochs = trainer.global_step / batches if batches and batches != float("inf") else trainer.current_epoch
+    return {**metrics, "iterations": float(trainer.global_step), "epochs": round(float(epochs), 3)}
 
 
 def finished(cfg: DictConfig, checkpoint: dict[str, Any]) -> str | None:
@@ -166,7 +190,8 @@ class Run:
     On entry: takes the run's lock (global rank 0) and catches Ctrl-C and SIGTERM. ``resume()``
     prints the run directory and finds and checks the checkpoint a resume starts from. On exit:
     restores the signal handlers, releases the lock and, when the command failed before
-    training started, removes what it created (the whole directory of a new run).
+    training started or was a dry run (``debug=fdr``), removes what it created (the whole
+    directory of a new run).
     """
 
     def __init__(self, cfg: DictConfig) -> None:
@@ -175,6 +200,8 @@ class Run:
         self.signals = Signals()
         self.started = False  # set when training starts: from then on the run directory is kept
         self.finished: str | None = None
+        self.dry = bool(cfg.trainer.get("fast_dev_run"))  # debug=fdr: a check that leaves nothing behind
+        self.final_metrics: dict[str, float] = {}  # a finished run's, as its last checkpoint recorded them
         self._rank_zero = is_rank_zero()
         self._lock = RunLock(self.dir) if self._rank_zero else None
         self._entries_before: set[str] = set()
@@ -210,6 +237,7 @@ class Run:
         self.finished = finished(self.cfg, checkpoint)
         if self.finished:
             log.warning("Nothing to do: the run in %s is %s", path, self.finished)
+            self.final_metrics = recorded_metrics(checkpoint)
         return str(path)
 
     def callbacks(self) -> list[Callback]:
@@ -228,15 +256,19 @@ class Run:
         signum = self.signals.signum
         if signum is None:
             return
+        name = signal.Signals(signum).name
+        if not self.signals.cut_short:  # it came during the last scoring or save: the run is whole
+            message = f"{name} at step {trainer.global_step}, as the run finished; its result is kept"
+            raise Interrupted(signum, message, metrics=final_metrics(trainer))
         saved = (self.dir / "checkpoints" / LAST).is_file()
         where = f"at step {trainer.global_step}; " + ("last.ckpt saved" if saved else "no last_checkpoint callback")
         if signum == self.signals.requeue_signal:
             job = slurm_job()
             if trainer.is_global_zero:
                 subprocess.run(["scontrol", "requeue", job.split(".")[0]], check=False)
-            raise Interrupted(signum, f"{signal.Signals(signum).name} {where}. Requeued SLURM job {job}")
+            raise Interrupted(signum, f"{name} {where}. Requeued SLURM job {job}")
         resume = f". Resume with: gan-train ckpt_path={self.dir}" if saved else ""
-        raise Interrupted(signum, f"Interrupted ({signal.Signals(signum).name}) {where}{resume}")
+        raise Interrupted(signum, f"Interrupted ({name}) {where}{resume}")
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
@@ -244,7 +276,8 @@ class Run:
         self.signals.restore()
         if self._lock is not None:
             self._lock.release()
-        if error is not None and not self.started and self._rank_zero and not in_multirun():
+        failed_early = error is not None and not self.started
+        if (failed_early or self.dry) and self._rank_zero and not in_multirun():
             self._remove_what_this_command_created()
         if self._rank_zero and self.dir.is_dir() and self.started:
             log.info("Run directory: %s", self.dir)

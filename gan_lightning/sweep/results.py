@@ -44,7 +44,8 @@ def write_result(
     result = {
         "status": status,
         "error": error,
-        "epochs": pruned_epoch,  # for a pruned run: the epochs it trained before it was stopped
+        # The epochs trained (a fraction for a run stopped mid-epoch); a pruned run's count.
+        "epochs": pruned_epoch or metrics.get("epochs"),
         "overrides": overrides,
         "objective_name": objective_name,
         "objective": value,
@@ -121,7 +122,7 @@ def summarize(sweep_dir: str | Path) -> str:
     if not runs:
         raise UserError(f"{sweep_dir}: no run of a sweep in it (no */{RESULT})")
     name, sign = runs[0]["objective_name"], _direction(sweep_dir)
-    metric_names = sorted({metric for run in runs for metric in run["metrics"]} - {"iterations"})
+    metric_names = sorted({metric for run in runs for metric in run["metrics"]} - {"iterations", "epochs"})
     header = ["run", "status", name, "iterations", "epochs", "overrides", *metric_names, "error"]
     rows = [
         [

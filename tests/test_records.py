@@ -1,0 +1,129 @@
+"""A stopped and resumed run leaves the records of one that was not: the same CSV history, the
+same best.ckpt, the same epochs, scorings and grids, and a result.json. Each command here is its
+own ``gan-train`` process, as a user runs them."""
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch import Callback
+
+from tests.conftest import start_gan_train
+
+# 39 iterations an epoch on the embedded split; each epoch is scored (and val/fid improves).
+FAST = [
+    "data.batch_size=256",
+    "data.download=false",
+    "trainer.deterministic=true",
+    "callbacks.sample_quality.num_samples=500",
+    "callbacks.periodic_checkpoint.every_n_epochs=1",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+]
+
+
+def gan_train(cwd: Path, *overrides: str, expect: int = 0) -> str:
+    proc = start_gan_train(cwd, *overrides, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out, _ = proc.communicate(timeout=240)
+    assert proc.returncode == expect, out[-3000:]
+    return out
+
+
+def checkpoint(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a["global_step"] == b["global_step"] and a["epoch"] == b["epoch"]
+    differ = [name for name, value in a["state_dict"].items() if not torch.equal(value, b["state_dict"][name])]
+    assert not differ, differ[:3]
+
+
+def scorings(run_dir: Path) -> list[str]:
+    """The epochs scored, in the order the console log says so (every command appends to it)."""
+    lines = (run_dir / "train.log").read_text().splitlines()
+    return [line.split(" - ")[1].split(":")[0] for line in lines if "scored in" in line]
+
+
+@pytest.mark.slow
+def test_resumes_from_epoch_end_checkpoints_train_what_an_unbroken_run_trains(tmp_path):
+    limits = ["trainer.max_steps=1000", "logger=none"]  # both limits set: epochs decide
+    straight, chained, periodic = tmp_path / "straight", tmp_path / "chained", tmp_path / "periodic"
+    gan_train(tmp_path, *FAST, *limits, "trainer.max_epochs=3", f"hydra.run.dir={straight}")
+    gan_train(tmp_path, *FAST, *limits, "trainer.max_epochs=1", f"hydra.run.dir={chained}")
+    shutil.copytree(chained, periodic)
+    # From the epoch-end last.ckpt, twice, each resume improving val/fid; and from the
+    # periodic checkpoint of epoch 0 of a copy.
+    gan_train(tmp_path, f"ckpt_path={chained}", "trainer.max_epochs=2")
+    gan_train(tmp_path, f"ckpt_path={chained}", "trainer.max_epochs=3")
+    gan_train(tmp_path, f"ckpt_path={periodic}/checkpoints/epoch000-step0000039.ckpt", "trainer.max_epochs=3")
+
+    expected = checkpoint(straight / "checkpoints" / "last.ckpt")
+    assert expected["global_step"] == 117 and expected["epoch"] == 3
+    best = checkpoint(straight / "checkpoints" / "best.ckpt")
+    for run_dir in (chained, periodic):
+        assert_same_weights(expected, checkpoint(run_dir / "checkpoints" / "last.ckpt"))
+        assert scorings(run_dir) == scorings(straight) == ["epoch 0", "epoch 1", "epoch 2"]
+        assert sorted(os.listdir(run_dir / "samples")) == sorted(os.listdir(straight / "samples"))
+        # best.ckpt: the run's best, one file however many resumes.
+        assert sorted(p.name for p in (run_dir / "checkpoints").glob("best*")) == ["best.ckpt"]
+        assert checkpoint(run_dir / "checkpoints" / "best.ckpt")["global_step"] == best["global_step"] == 117
+        result = json.loads((run_dir / "result.json").read_text())
+        assert result["epochs"] == 3 and result["metrics"]["iterations"] == 117
+
+
+def read_csv(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "csv" / "metrics.csv", newline="") as file:
+        return list(csv.DictReader(file))
+
+
+@pytest.mark.slow
+def test_the_csv_history_and_its_steps_go_on_across_a_resume(tmp_path):
+    run_dir = tmp_path / "run"
+    every_5 = ["logger=[tensorboard,csv]", "trainer.log_every_n_steps=5", "callbacks.fixed_noise_grid.every_n_steps=10"]
+    gan_train(tmp_path, *FAST, *every_5, "trainer.max_steps=30", f"hydra.run.dir={run_dir}")
+    out = gan_train(tmp_path, f"ckpt_path={run_dir}", "trainer.max_steps=45")
+    assert "will be deleted" not in out
+    rows = read_csv(run_dir)
+    losses = [int(row["step"]) for row in rows if row["train/g_loss"]]
+    assert losses == list(range(5, 46, 5))  # all there, once, in order
+    # Scores at the steps of the iterations they follow: the end of the first command (30),
+    # the epoch's end (39) and the end of the resume (45), where the grids are too.
+    assert [int(row["step"]) for row in rows if row["val/fid"]] == [30, 39, 45]
+    grids = sorted(int(p.stem.removeprefix("step")) for p in (run_dir / "samples").glob("step*.png"))
+    assert {30, 39, 45} <= set(grids)
+    assert "trainer.max_steps: '45'" in (run_dir / "tensorboard" / "hparams.yaml").read_text()
+
+
+class SignalAtTheEnd(Callback):
+    """Sends this process SIGTERM once the last epoch has been scored, before best.ckpt and
+    the periodic checkpoint are written: a scheduler's signal during the run's final save."""
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.current_epoch + 1 == trainer.max_epochs:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.slow
+def test_a_signal_during_the_final_save_keeps_the_result(tmp_path):
+    run_dir = tmp_path / "run"
+    signal_at_end = "+callbacks.zz_sigterm._target_=tests.test_records.SignalAtTheEnd"
+    out = gan_train(tmp_path, *FAST, "trainer.max_epochs=1", signal_at_end, f"hydra.run.dir={run_dir}", expect=143)
+    assert out.strip().splitlines()[-1] == "SIGTERM at step 39, as the run finished; its result is kept"
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["status"] == "ok" and result["metrics"]["val/fid"] > 0 and result["epochs"] == 1
+    assert (run_dir / "checkpoints" / "best.ckpt").is_file()
+
+    # A result lost anyway (a SIGKILL before it was written) comes back from the last checkpoint.
+    (run_dir / "result.json").unlink()
+    out = gan_train(tmp_path, f"ckpt_path={run_dir}")
+    assert "Nothing to do" in out
+    restored = json.loads((run_dir / "result.json").read_text())
+    assert restored["metrics"]["val/fid"] == result["metrics"]["val/fid"]
+    assert restored["epochs"] == 1 and restored["metrics"]["iterations"] == 39
