@@ -80,6 +80,7 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str | Callable[[], str]]] = {
     "data.image_size": at_least(1),
     "data.channels": (lambda v: v in (1, 3), "must be 1 or 3"),
     "data.num_workers": at_least(0),
+    "data.limit": (lambda v: v is None or (_integer(v) and v >= 2), "must be an integer, at least 2, or null for all"),
     "trainer.max_epochs": limit(),
     "trainer.max_steps": limit(),
     "trainer.log_every_n_steps": at_least(1),

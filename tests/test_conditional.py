@@ -13,7 +13,7 @@ from lightning.pytorch import Callback
 from PIL import Image
 
 from gan_lightning.data import ImageFolderDataModule, MNISTDataModule
-from gan_lightning.data.mnist import EMBEDDED_MNIST
+from gan_lightning.data.mnist import EMBEDDED
 from gan_lightning.errors import UserError
 from gan_lightning.evaluate import main as gan_eval
 from gan_lightning.sample import main as gan_sample
@@ -25,7 +25,7 @@ CGAN = ["experiment=mnist_cgan", "logger=tensorboard", "callbacks.sample_quality
 
 
 def embedded_labels() -> torch.Tensor:
-    data = gzip.decompress(EMBEDDED_MNIST.with_name("t10k-labels-idx1-ubyte.gz").read_bytes())
+    data = gzip.decompress((EMBEDDED / "train-labels-idx1-ubyte.gz").read_bytes())
     return torch.from_numpy(np.frombuffer(data, np.uint8, offset=8).astype(np.int64))
 
 

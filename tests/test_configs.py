@@ -6,7 +6,7 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from gan_lightning.data.mnist import EMBEDDED_MNIST
+from gan_lightning.data.mnist import EMBEDDED
 from gan_lightning.train import CONF_DIR, train
 from tests.conftest import compose_train
 from tests.test_image_folder import make_folder
@@ -48,7 +48,7 @@ def experiment_data(tmp_path: Path, experiment: str) -> list[str]:
     if experiment.startswith("fashion"):
         raw = tmp_path / "data" / "FashionMNIST" / "raw"
         raw.mkdir(parents=True)
-        (raw / "train-images-idx3-ubyte.gz").write_bytes(EMBEDDED_MNIST.read_bytes())
+        (raw / "train-images-idx3-ubyte.gz").write_bytes((EMBEDDED / "t10k-images-idx3-ubyte.gz").read_bytes())
     return ["data.batch_size=8"]  # one small batch through everything is the check
 
 

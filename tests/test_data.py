@@ -6,15 +6,27 @@ import pytest
 import torch
 
 from gan_lightning.data import FashionMNISTDataModule, MNISTDataModule, ShuffledBatches
-from gan_lightning.data.idx import read_idx_images
-from gan_lightning.data.mnist import EMBEDDED_MNIST
+from gan_lightning.data.idx import read_idx_images, read_idx_labels
+from gan_lightning.data.mnist import EMBEDDED
 from gan_lightning.errors import UserError
 
+EMBEDDED_MNIST = EMBEDDED / "t10k-images-idx3-ubyte.gz"
 
-def test_embedded_split_is_the_mnist_test_set():
-    images = read_idx_images(EMBEDDED_MNIST)
-    assert images.shape == (10000, 28, 28) and images.dtype == torch.uint8
+
+@pytest.mark.parametrize("split, count", [("train", 60000), ("t10k", 10000)])
+def test_the_package_ships_both_mnist_splits_with_labels(split, count):
+    images = read_idx_images(EMBEDDED / f"{split}-images-idx3-ubyte.gz")
+    labels = read_idx_labels(EMBEDDED / f"{split}-labels-idx1-ubyte.gz")
+    assert images.shape == (count, 28, 28) and images.dtype == torch.uint8 and labels.shape == (count,)
     assert 30 < images.float().mean() < 40  # MNIST's mean pixel is about 33
+    shares = torch.bincount(labels, minlength=10) / count
+    assert shares.min() > 0.08 and shares.max() < 0.12  # ten digits, about a tenth each
+
+
+def test_the_shipped_splits_are_the_original_files(mnist_root):
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"):
+        shipped = gzip.decompress((EMBEDDED / f"{name}.gz").read_bytes())
+        assert shipped == (mnist_root / "MNIST" / "raw" / name).read_bytes(), name
 
 
 def test_idx_reader_rejects_truncated_and_foreign_files(tmp_path):
@@ -73,14 +85,28 @@ def test_batches_split_disjointly_across_ranks():
     assert len(seen[0]) == len(seen[1]) == 32 and not set(seen[0]) & set(seen[1])
 
 
-def test_datamodule_falls_back_to_embedded_split_with_one_warning(tmp_path, caplog):
-    dm = MNISTDataModule(default_root=str(tmp_path), batch_size=50, download=False)
+def test_datamodule_falls_back_to_the_embedded_mnist_with_one_warning(tmp_path, caplog):
+    dm = MNISTDataModule(default_root=str(tmp_path), batch_size=50, download=False, conditional=True)
     with caplog.at_level(logging.WARNING):
         dm.setup("fit")
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "embedded" in warnings[0].getMessage()
-    assert "\n" not in warnings[0].getMessage()
-    assert "embedded" in dm.source and len(dm.train_dataloader()) == 200
+    assert len(warnings) == 1 and "\n" not in warnings[0].getMessage()
+    assert "training on the embedded MNIST training split (60000 images)" in warnings[0].getMessage()
+    assert "scored against its test split" in warnings[0].getMessage()
+    # The 60,000 training images with their labels; scored against the 10,000 test images.
+    assert len(dm.train_dataloader()) == 1200 and dm.train_batches.labels.shape == (60000,)
+    assert dm.reference_images().shape == (10000, 1, 28, 28) and dm.reference_labels().shape == (10000,)
+    assert torch.equal(dm.train_batches.images[:, 0], read_idx_images(EMBEDDED / "train-images-idx3-ubyte.gz"))
+
+
+def test_data_limit_trains_on_a_fixed_subset(tmp_path):
+    subsets = []
+    for seed in (0, 1):
+        dm = MNISTDataModule(default_root=str(tmp_path), batch_size=50, download=False, seed=seed, limit=2000)
+        dm.setup("fit")
+        subsets.append(dm.train_batches.images)
+        assert len(dm.train_dataloader()) == 40 and dm.source.endswith("a subset of 2000")
+    assert torch.equal(*subsets)  # the same images for every seed
 
 
 def test_datamodule_batches_are_normalized_on_transfer(tmp_path):
@@ -127,7 +153,7 @@ def test_datamodule_says_when_the_download_failed(tmp_path, monkeypatch, caplog)
         dm.prepare_data()
         dm.setup("fit")
     (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert "download failed" in warning and "embedded MNIST test split (10000 images)" in warning
+    assert "download failed" in warning and "embedded MNIST training split (60000 images)" in warning
 
 
 def test_a_root_the_user_gave_must_hold_the_data_and_a_failed_download_leaves_nothing(tmp_path, monkeypatch):
@@ -147,8 +173,8 @@ def test_a_root_the_user_gave_must_hold_the_data_and_a_failed_download_leaves_no
 
 
 def test_a_batch_larger_than_the_data_set_is_refused(tmp_path):
-    dm = MNISTDataModule(default_root=str(tmp_path), batch_size=20000, download=False)
-    with pytest.raises(UserError, match="data.batch_size=20000: larger than the data set, 10000 images"):
+    dm = MNISTDataModule(default_root=str(tmp_path), batch_size=2000, download=False, limit=1000)
+    with pytest.raises(UserError, match="data.batch_size=2000: larger than the data set, 1000 images"):
         dm.setup("fit")
 
 

@@ -18,6 +18,9 @@ from tests.test_train import read_events
 
 SCORES = ["val/fid", "val/kid", "val/is", "val/eval_seconds"]
 
+# Its module-scoped fixtures are built once: its tests share one worker.
+pytestmark = pytest.mark.xdist_group("test_evaluation")
+
 
 @pytest.fixture(scope="module")
 def scored_run(tmp_path_factory) -> tuple[Path, dict[str, float]]:

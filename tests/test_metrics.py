@@ -17,6 +17,9 @@ from gan_lightning.metrics.train_classifier import main as train_classifier_main
 
 CPU = torch.device("cpu")
 
+# Its module-scoped fixtures are built once: its tests share one worker.
+pytestmark = pytest.mark.xdist_group("test_metrics")
+
 
 @pytest.fixture(scope="module")
 def real_halves(tmp_path_factory) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,6 +10,9 @@ from gan_lightning.sample import main
 from gan_lightning.train import train
 from tests.conftest import compose_train
 
+# Its module-scoped fixtures are built once: its tests share one worker.
+pytestmark = pytest.mark.xdist_group("test_sample")
+
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:

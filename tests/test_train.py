@@ -59,7 +59,10 @@ def test_short_run_trains_and_writes_outputs(tmp_path):
     assert steps == sorted(steps) and max(steps) >= 35  # the x-axis counts iterations
 
     hparams = (tmp_path / "tensorboard" / "hparams.yaml").read_text()
-    assert "embedded MNIST test split" in hparams and "model.g_optimizer.lr: 0.0002" in hparams
+    assert (
+        "embedded MNIST training split (60000 images), a subset of 10000" in hparams
+        and "model.g_optimizer.lr: 0.0002" in hparams
+    )
     plugin = events.PluginTagToContent("hparams")
     logged = HParamsPluginData.FromString(plugin["_hparams_/session_start_info"]).session_start_info.hparams
     assert logged["model.g_optimizer.lr"].number_value == 2e-4 and logged["model.latent_dim"].number_value == 100

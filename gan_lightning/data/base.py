@@ -27,9 +27,16 @@ class ImageDataModule(LightningDataModule):
     """Subclasses load (N, C, H, W) uint8 images in ``setup`` and pass them to ``set_images``."""
 
     def __init__(
-        self, batch_size: int, seed: int, on_device: bool = False, batches_per_step: int = 1, conditional: bool = False
+        self,
+        batch_size: int,
+        seed: int,
+        on_device: bool = False,
+        batches_per_step: int = 1,
+        conditional: bool = False,
+        limit: int | None = None,
     ) -> None:
         super().__init__()
+        self.limit = limit  # train on a subset of this many images: small-data studies
         self.conditional = conditional  # batches as (images, class labels)
         self.on_device = on_device
         if batch_size < 1:
@@ -48,8 +55,15 @@ class ImageDataModule(LightningDataModule):
         return 0
 
     def set_images(self, images: torch.Tensor | np.ndarray, labels: torch.Tensor | None = None) -> None:
-        """Batch ``images`` from now on, with ``labels`` when the run is conditional."""
+        """Batch ``images`` from now on, with ``labels`` when the run is conditional; with
+        ``limit``, a subset of that many, the same for every seed (drawn with seed 0, so runs
+        of different seeds compare on the same images)."""
         labels = labels if self.conditional else None
+        if self.limit and self.limit < len(images):
+            subset = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[: self.limit].sort().values
+            images = images[subset.numpy()] if isinstance(images, np.ndarray) else images[subset]
+            labels = labels[subset] if labels is not None else None
+            self.source += f", a subset of {self.limit}"
         if self.on_device and self.trainer is not None:
             # The whole uint8 set on the training device: batches are gathered there, nothing
             # crosses the bus per step. MNIST at 64x64 is 245 MB, CelebA at 64x64 2.5 GB.

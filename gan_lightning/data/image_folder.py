@@ -121,8 +121,9 @@ class ImageFolderDataModule(ImageDataModule):
         on_device: bool = False,
         batches_per_step: int = 1,
         conditional: bool = False,
+        limit: int | None = None,
     ) -> None:
-        super().__init__(batch_size, seed, on_device, batches_per_step, conditional)
+        super().__init__(batch_size, seed, on_device, batches_per_step, conditional, limit)
         image_folder(root)  # set, and a folder
         if channels not in (1, 3):
             raise UserError(f"data.channels={channels}: must be 1 (grayscale) or 3 (RGB)")

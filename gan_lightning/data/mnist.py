@@ -17,7 +17,9 @@ from gan_lightning.errors import UserError
 log = logging.getLogger(__name__)
 
 TEST_IMAGES = "t10k-images-idx3-ubyte"
-EMBEDDED_MNIST = Path(__file__).parent / "embedded" / "t10k-images-idx3-ubyte.gz"
+# The full MNIST ships in the package (gzipped IDX files, 11 MB): a run with no network trains on
+# its training split and is scored against its test split, as with a downloaded copy.
+EMBEDDED = Path(__file__).parent / "embedded"
 
 
 def labels_of(images_file: Path) -> torch.Tensor:
@@ -38,12 +40,13 @@ class MNISTDataModule(ImageDataModule):
     allows; a failed download leaves no folder behind. ``conditional``: batches come with the
     digits' labels, from the labels file beside the images (the embedded split ships its own). ``root`` left unset means
     ``default_root``, and only there, when neither the files nor a download are at hand, does
-    training go on with the test split shipped in the package, with a one-line warning: a root
-    the user typed must hold the data. ``image_size`` other than 28 resizes once, in memory.
+    training go on with the MNIST shipped in the package, with a one-line warning: a root the
+    user typed must hold the data. ``image_size`` other than 28 resizes once, in memory.
     """
 
     dataset_name = "MNIST"
-    embedded: Path | None = EMBEDDED_MNIST
+    embedded: Path | None = EMBEDDED / f"{TRAIN_IMAGES}.gz"
+    embedded_test: Path | None = EMBEDDED / f"{TEST_IMAGES}.gz"
 
     def __init__(
         self,
@@ -57,8 +60,9 @@ class MNISTDataModule(ImageDataModule):
         on_device: bool = False,
         batches_per_step: int = 1,
         conditional: bool = False,
+        limit: int | None = None,
     ) -> None:
-        super().__init__(batch_size, seed, on_device, batches_per_step, conditional)
+        super().__init__(batch_size, seed, on_device, batches_per_step, conditional, limit)
         if channels not in (1, 3):
             raise UserError(f"data.channels={channels}: {self.dataset_name} can be given 1 or 3 channels")
         self.root = Path(root or default_root)
@@ -97,11 +101,12 @@ class MNISTDataModule(ImageDataModule):
         images_file = path or self.fallback
         images = read_idx_images(images_file)
         if path is None:
-            self.source = f"embedded {self.dataset_name} test split ({len(images)} images)"
+            self.source = f"embedded {self.dataset_name} training split ({len(images)} images)"
             if self.trainer is None or self.trainer.is_global_zero:
                 log.warning(
-                    "%s not found under %s (the default data.root)%s; training on the %s. Set data.root "
-                    "to a folder holding %s/raw/%s for the full set.",
+                    "%s not found under %s (the default data.root)%s; training on the %s shipped in the "
+                    "package, scored against its test split. Set data.root to a folder holding %s/raw/%s "
+                    "to use your own copy.",
                     *(self.dataset_name, self.raw_dir, why_absent(self.download), self.source),
                     *(self.dataset_name, TRAIN_IMAGES),
                 )
@@ -110,7 +115,7 @@ class MNISTDataModule(ImageDataModule):
         self.set_images(self._to_model_shape(images), labels_of(images_file) if self.conditional else None)
 
     def _test_file(self) -> Path | None:
-        return find_file(self.raw_dir, TEST_IMAGES) or self.embedded
+        return find_file(self.raw_dir, TEST_IMAGES) or self.embedded_test
 
     def reference_images(self) -> torch.Tensor:
         """The test split (10,000 images; for MNIST the embedded copy when the files are absent),
@@ -142,4 +147,4 @@ class FashionMNISTDataModule(MNISTDataModule):
     """FashionMNIST from ``<root>/FashionMNIST/raw``; no embedded copy, so missing is an error."""
 
     dataset_name = "FashionMNIST"
-    embedded = None
+    embedded = embedded_test = None
