@@ -46,7 +46,7 @@ def run_data_module(checkpoint: dict[str, Any], data_root: str | None) -> Any:
 def evaluate(
     target: str | Path,
     num_samples: int = 5000,
-    seed: int = 0,
+    seed: int | None = None,
     data_root: str | None = None,
     features: str = "auto",
     inception_weights: str | None = None,
@@ -61,10 +61,14 @@ def evaluate(
     from gan_lightning.callbacks.sample_quality import default_features
     from gan_lightning.gan_module import GANModule
     from gan_lightning.metrics.scores import SampleScores, as_float_batches
-    from gan_lightning.run.life import load_checkpoint
+    from gan_lightning.run.life import load_checkpoint, stored_config
     from gan_lightning.sampling import sample_batches
 
-    datamodule = run_data_module(load_checkpoint(ckpt), data_root)
+    checkpoint = load_checkpoint(ckpt)
+    if seed is None:  # the run's scoring seed: the same samples and real images, the same figures
+        config = stored_config(checkpoint) or {}
+        seed = int(((config.get("callbacks") or {}).get("sample_quality") or {}).get("seed", config.get("seed", 0)))
+    datamodule = run_data_module(checkpoint, data_root)
     module = GANModule.load_from_checkpoint(ckpt, map_location="cpu", compile=False).eval()
     reference = datamodule.reference_images()
     num = min(num_samples, len(reference) // 2)
@@ -153,7 +157,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = ArgumentParser(__doc__)
     parser.add_argument("target", help="a run directory (its last.ckpt) or a checkpoint file")
     parser.add_argument("--num-samples", type=int, default=5000, help="generated, and as many real (default 5000)")
-    parser.add_argument("--seed", type=int, default=0, help="fixes z and the choice of real images")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="fixes z and the choice of real images (default: the run's scoring seed)"
+    )
     parser.add_argument("--data-root", default=None, help="where the real data is, if not where the run read it")
     parser.add_argument("--features", default="auto", help="auto, a classifier name or weights file, or inception")
     parser.add_argument("--inception-weights", default=None, help="a local Inception-v3 weights file")

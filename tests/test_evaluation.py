@@ -77,13 +77,17 @@ def test_gan_eval_of_a_missing_run_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: ")
 
 
-def test_rgb_run_without_inception_weights_trains_unscored(tmp_path, monkeypatch, caplog, recwarn):
+def test_rgb_run_without_any_inception_weights_trains_unscored(tmp_path, monkeypatch, caplog, recwarn):
     import torch_fidelity.feature_extractor_inceptionv3 as inception
 
     def offline(*args, **kwargs):
         raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
 
+    import gan_lightning.metrics.scores as scores
+
     monkeypatch.setattr(inception, "load_state_dict_from_url", offline)
+    monkeypatch.setattr(scores, "installed_torchscript", lambda: None)  # without the [fid] extra
+    monkeypatch.setattr(scores, "_hub_cached", lambda: False)
     make_folder(tmp_path / "faces")
     overrides = ["data=image_folder", f"data.root={tmp_path / 'faces'}", "data.image_size=16"]
     overrides += ["data.batch_size=4", "model=dcgan", "trainer.max_steps=3", "logger=none"]

@@ -140,7 +140,11 @@ def _offline(*args, **kwargs):
 def test_inception_without_weights_says_what_to_do(monkeypatch):
     import torch_fidelity.feature_extractor_inceptionv3 as inception
 
+    import gan_lightning.metrics.scores as scores
+
     monkeypatch.setattr(inception, "load_state_dict_from_url", _offline)  # offline, whatever the machine
+    monkeypatch.setattr(scores, "installed_torchscript", lambda: None)  # and without the [fid] extra
+    monkeypatch.setattr(scores, "_hub_cached", lambda: False)
     with pytest.raises(MetricUnavailable, match="Inception-v3 weights could not be loaded.*inception_weights=<file>"):
         SampleScores("inception")
 

@@ -11,7 +11,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 from gan_lightning.errors import UserError
-from gan_lightning.metrics.scores import MetricUnavailable, SampleScores, as_float_batches
+from gan_lightning.metrics.scores import FIDELITY_WEIGHTS, MetricUnavailable, SampleScores, as_float_batches
 from gan_lightning.sampling import sample_batches
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,12 @@ class SampleQuality(Callback):
             if trainer.is_global_zero:
                 log.warning("No val/fid for this run: %s", err)
             return
+        if not getattr(scores.network, "has_logits", True) and trainer.is_global_zero:
+            log.warning(
+                "No val/is for this run: the TorchScript Inception (%s) has no logits; val/fid and val/kid are "
+                "computed. torch-fidelity's %s gives IS too.",
+                *(scores.network.path, FIDELITY_WEIGHTS),
+            )
         self.scores = scores.to(pl_module.device)
         self.scores.add_real(as_float_batches(self._real_share(trainer), self.batch_size, pl_module.device))
 

