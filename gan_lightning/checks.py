@@ -22,6 +22,7 @@ LOSSES = ("bce", "bce_saturating", "hinge", "lsgan", "wgan_gp")  # gan_lightning
 AUGMENTATIONS = ("translation", "cutout", "color")  # gan_lightning/augment.py
 DCGAN_SIZES = (16, 32, 64, 128, 256)  # gan_lightning/models/dcgan.py
 BATCHNORM_NETWORKS = ("MLPGenerator", "DCGANGenerator", "DCGANDiscriminator")  # BatchNorm in training mode
+METRICS = ("fid", "kid", "is", "modes", "class_acc", "prdc")  # gan_lightning/metrics/registry.py, prdc.py
 PRECISIONS = ("transformer-engine", "transformer-engine-float16", "16-true", "16-mixed", "bf16-true", "bf16-mixed")
 PRECISIONS += ("32-true", "64-true", "64", "32", "16", "bf16", 64, 32, 16)  # Lightning's, aliases included
 
@@ -98,6 +99,10 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str | Callable[[], str]]] = {
     "callbacks.sample_quality.every_n_epochs": at_least(1),
     "callbacks.sample_quality.num_samples": at_least(2),  # a covariance needs two
     "callbacks.sample_quality.batch_size": at_least(1),
+    "callbacks.sample_quality.metrics": (
+        lambda v: v is None or (isinstance(v, list | ListConfig) and all(name in METRICS for name in v)),
+        f"unknown metric; the metrics are {', '.join(METRICS)} (a list, e.g. [fid,kid,prdc], or null for all)",
+    ),
     "sweep.seeds": (lambda v: v is None or (_integer(v) and v >= 1), "must be an integer, at least 1, or null"),
 }
 

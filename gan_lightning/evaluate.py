@@ -51,6 +51,7 @@ def evaluate(
     features: str = "auto",
     inception_weights: str | None = None,
     batch_size: int = 500,
+    metrics: list[str] | None = None,
 ) -> dict[str, dict[str, float]]:
     """``{"generator": {...}, "generator_ema": {...}, "real": {...}}`` of every metric of the
     registry that applies (FID, KID, IS; for MNIST-like data also modes and class_kl)."""
@@ -79,7 +80,7 @@ def evaluate(
     reference = reference.cpu() if torch.is_tensor(reference) else reference
 
     features = default_features(datamodule) if features == "auto" else features
-    scores = SampleScores(features, inception_weights=inception_weights)
+    scores = SampleScores(features, inception_weights=inception_weights, metrics=metrics)
     cpu = torch.device("cpu")
     scores.add_real(as_float_batches(reference[first], batch_size, cpu))
     results = {}
@@ -164,8 +165,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--features", default="auto", help="auto, a classifier name or weights file, or inception")
     parser.add_argument("--inception-weights", default=None, help="a local Inception-v3 weights file")
     parser.add_argument("--json", default=None, help="also write the scores to this JSON file")
+    parser.add_argument("--metrics", default=None, help="a comma-separated choice, e.g. fid,kid,prdc (default: all)")
     args = parser.parse_args(argv)
-    results = evaluate(args.target, args.num_samples, args.seed, args.data_root, args.features, args.inception_weights)
+    metrics = args.metrics.split(",") if args.metrics else None
+    results = evaluate(
+        args.target, args.num_samples, args.seed, args.data_root, args.features, args.inception_weights, metrics=metrics
+    )
     print(table(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))

@@ -12,6 +12,7 @@ from torch import nn
 from gan_lightning import checks
 from gan_lightning.augment import AUGMENTATIONS
 from gan_lightning.losses import LOSSES
+from gan_lightning.metrics.registry import METRICS
 from gan_lightning.models import dcgan, mlp
 from tests.conftest import REPO
 
@@ -24,6 +25,7 @@ def _literals(hint: object) -> set[object]:
 def test_the_early_checks_know_every_registered_name():
     assert set(checks.LOSSES) == set(LOSSES)
     assert set(checks.AUGMENTATIONS) == set(AUGMENTATIONS)
+    assert set(checks.METRICS) == set(METRICS)
     assert checks.DCGAN_SIZES == dcgan.SUPPORTED_SIZES
     assert set(checks.PRECISIONS) == _literals(_PRECISION_INPUT) - {type(None)}
 

@@ -94,6 +94,27 @@ def test_questions_and_bad_input_answer_before_lightning_is_imported(tmp_path, a
     assert not list(tmp_path.glob("logs/train/runs/*"))
 
 
+# The other commands' bad input, each as the process a user starts: exit 2 and one line.
+OTHER_COMMANDS = {
+    "sample-no-run": (["gan_lightning.sample", "no/such/run", "grid"], "error: no/such/run: no checkpoint at"),
+    "sample-no-args": (["gan_lightning.sample"], "error: the following arguments are required: target, mode"),
+    "sample-bad-mode": (["gan_lightning.sample", "run", "gird"], "error: argument mode: invalid choice: 'gird'"),
+    "eval-no-run": (["gan_lightning.evaluate", "no/such/run"], "error: no/such/run: no checkpoint at"),
+    "eval-bad-count": (["gan_lightning.evaluate", "run", "--num-samples", "many"], "error: argument --num-samples"),
+    "summary-no-folder": (["gan_lightning.sweep.results", "no/such/sweep"], "error: no/such/sweep: no such folder"),
+    "summary-no-runs": (["gan_lightning.sweep.results", "."], "error: .: no run of a sweep in it"),
+}
+
+
+@pytest.mark.parametrize("args, words", OTHER_COMMANDS.values(), ids=OTHER_COMMANDS.keys())
+def test_the_other_commands_answer_bad_input_in_one_line(tmp_path, args, words):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-m", *args], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(words), line
+
+
 @pytest.mark.slow
 def test_two_process_ddp_on_cpu_stops_on_sigterm_together_and_resumes(tmp_path):
     # A conditional run: each rank's share of the data carries its labels. Only rank 0 gets
@@ -120,4 +141,5 @@ def test_two_process_ddp_on_cpu_stops_on_sigterm_together_and_resumes(tmp_path):
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 12
     assert ckpt["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [{"epoch": 0, "consumed": 12}]
-    assert 0 <= json.loads((run_dir / "result.json").read_text())["metrics"]["val/class_acc"] <= 1
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["status"] == "ok" and result["metrics"]["iterations"] == 12 and "val/class_acc" in result["metrics"]

@@ -69,11 +69,15 @@ def test_killed_at_random_moments_the_run_resumes_and_finishes(tmp_path):
         "trainer.enable_progress_bar=false",
     ]
     rng = random.Random(7)
+    last, step = run_dir / "checkpoints" / "last.ckpt", 0
     proc = gan_train(tmp_path, f"hydra.run.dir={run_dir}", *settings)
     for attempt in range(3):
+        # Kill while it trains: once this process has written last.ckpt itself (every 2 steps).
+        written_before = last.stat().st_mtime_ns if last.exists() else 0
         deadline = time.monotonic() + 60
-        while not (run_dir / "checkpoints" / "last.ckpt").exists() and time.monotonic() < deadline:
+        while (not last.exists() or last.stat().st_mtime_ns == written_before) and time.monotonic() < deadline:
             time.sleep(0.05)
+        assert proc.poll() is None, "it ended before it could be killed while training"
         if attempt == 0:  # one writer per run: a second command on it is refused at once
             started = time.monotonic()
             second = run_gan_train(tmp_path, f"ckpt_path={run_dir}", *settings, timeout=60)
@@ -84,8 +88,8 @@ def test_killed_at_random_moments_the_run_resumes_and_finishes(tmp_path):
         time.sleep(rng.uniform(0.2, 1.5))
         proc.kill()  # SIGKILL: no handler runs, nothing is flushed, the lock is never released
         proc.wait()
-        step = last_ckpt(run_dir)["global_step"]  # loads: never half-written
-        assert 0 < step < total
+        previous, step = step, last_ckpt(run_dir)["global_step"]  # loads: never half-written
+        assert previous < step < total  # each attempt trained on from where the last one stopped
         proc = gan_train(tmp_path, f"ckpt_path={run_dir}", *settings)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err[-2000:]

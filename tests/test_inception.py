@@ -72,7 +72,7 @@ def test_auto_picks_the_extras_file_and_leaves_out_is(monkeypatch):
 
     monkeypatch.setattr(scores, "_hub_cached", lambda: False)  # as on a machine never online
     network = SampleScores("inception")
-    assert isinstance(network.network, TorchScriptInception) and set(network.metrics) == {"fid", "kid"}
+    assert isinstance(network.network, TorchScriptInception) and set(network.metrics) == {"fid", "kid", "prdc"}
 
 
 def folder_of_images(root, n: int = 32):

@@ -42,8 +42,10 @@ class SampleQuality(Callback):
         batch_size: int = 500,
         inception_weights: str | None = None,
         seed: int = 0,
+        metrics: list[str] | None = None,
     ) -> None:
         self.features = features
+        self.metrics = list(metrics) if metrics is not None else None  # None: every registered one
         self.every_n_epochs = every_n_epochs
         self.num_samples = num_samples
         self.batch_size = batch_size
@@ -61,7 +63,7 @@ class SampleQuality(Callback):
             return
         features = default_features(trainer.datamodule) if self.features == "auto" else self.features
         try:
-            scores = SampleScores(features, inception_weights=self.inception_weights)
+            scores = SampleScores(features, inception_weights=self.inception_weights, metrics=self.metrics)
         except (MetricUnavailable, UserError) as err:  # no weights: the run itself is fine
             if trainer.is_global_zero:
                 log.warning("No val/fid for this run: %s", err)

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from gan_lightning.data.base import to_pixels, to_unit_range
-from gan_lightning.errors import ReportedError
+from gan_lightning.errors import ReportedError, UserError
 from gan_lightning.metrics.classifier import ClassifierFeatures, load_classifier
 from gan_lightning.metrics.registry import METRICS, Outputs, as_floats
 
@@ -166,18 +166,25 @@ def generated_batches(
 
 class SampleScores(nn.Module):
     """Holds the real set's statistics once (``add_real``); ``score`` compares a set of images
-    with them and returns every registered metric that applies to the feature network:
-    ``fid``, ``kid`` (and ``kid_std``), ``is`` (and ``is_std``), and for a classifier of the
-    data's classes ``modes`` and ``class_kl`` (see ``metrics/registry.py``).
+    with them and returns every registered metric (or those ``metrics`` names) that applies to
+    the feature network: ``fid``, ``kid`` (and ``kid_std``), ``is`` (and ``is_std``),
+    ``precision``, ``recall``, ``density`` and ``coverage`` (``prdc``), and for a classifier of
+    the data's classes ``modes`` and ``class_kl`` (see ``metrics/registry.py``).
 
     KID draws random subsets and IS random splits; both run under a fixed seed, with the
     global random state restored after, so scoring neither varies nor disturbs training.
     """
 
-    def __init__(self, features: str = "mnist", inception_weights: str | None = None) -> None:
+    def __init__(
+        self, features: str = "mnist", inception_weights: str | None = None, metrics: Iterable[str] | None = None
+    ) -> None:
         super().__init__()
+        chosen = list(METRICS) if metrics is None else list(metrics)
+        unknown = [name for name in chosen if name not in METRICS]
+        if unknown:
+            raise UserError(f"metrics: {', '.join(unknown)} unknown; the metrics are {', '.join(METRICS)}")
         self.network = feature_network(features, inception_weights)
-        built = {name: factory(self.network) for name, factory in METRICS.items()}
+        built = {name: METRICS[name](self.network) for name in chosen}
         self.metrics = nn.ModuleDict({name: metric for name, metric in built.items() if metric is not None})
 
     def _outputs(self, batch: torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]) -> Outputs:

@@ -118,6 +118,8 @@ def summarize(sweep_dir: str | Path) -> str:
     """Write ``summary.csv``, ``summary_by_setting.csv``, ``summary.md`` and ``summary.png`` in
     ``sweep_dir``; return the Markdown."""
     sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise UserError(f"{sweep_dir}: no such folder")
     runs = collect(sweep_dir)
     if not runs:
         raise UserError(f"{sweep_dir}: no run of a sweep in it (no */{RESULT})")
