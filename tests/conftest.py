@@ -37,7 +37,9 @@ def _gan_train(overrides: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
     if THREADS:
         env["OMP_NUM_THREADS"] = THREADS
     args = list(overrides)
-    if not any(o.startswith("data.limit=") for o in args):  # beside the other overrides, for argparse
+    # Not for a resume: the run's own overrides hold its data.limit, and a user types none.
+    if not any(o.lstrip("+").startswith(("data.limit=", "ckpt_path=")) for o in args):
+        # beside the other overrides, for argparse
         first = next((i for i, a in enumerate(args) if "=" in a and not a.startswith("-")), len(args))
         args.insert(first, SUBSET)
     return [sys.executable, "-m", "gan_lightning.train", *args], env
@@ -73,7 +75,10 @@ def compose_train(output_dir: Path, *overrides: str) -> DictConfig:
     if "download" in cfg.data:
         cfg.data.download = False  # tests never wait for a network
     if "sample_quality" in (cfg.get("callbacks") or {}) and not any("sample_quality" in o for o in overrides):
-        cfg.callbacks.sample_quality.num_samples = 500  # scored in a fraction of a second
+        # Scored in a fraction of a second; Inception (image folders, with the [fid] extra) costs
+        # a second per dozen images here, and has tests of its own (test_inception.py).
+        rgb = str(cfg.data.get("_target_", "")).endswith("ImageFolderDataModule")
+        cfg.callbacks.sample_quality.num_samples = 8 if rgb else 500
     return cfg
 
 
@@ -85,11 +90,13 @@ def mnist_root() -> Path:
     return Path(root)
 
 
-# The files that take longest, longest first: pytest-xdist hands out whole files in collection
-# order, so starting these early keeps one process from finishing long after the other.
+# The files that take longest, longest first: pytest-xdist hands out tests in collection order,
+# so starting these early keeps one process from finishing long after the other.
 SLOWEST_FILES = (
     "test_conditional.py",
     "test_records.py",
+    "test_inception.py",
+    "test_notebook.py",
     "test_sweep.py",
     "test_reproducibility.py",
     "test_resume.py",

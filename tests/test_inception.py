@@ -75,7 +75,7 @@ def test_auto_picks_the_extras_file_and_leaves_out_is(monkeypatch):
     assert isinstance(network.network, TorchScriptInception) and set(network.metrics) == {"fid", "kid", "prdc"}
 
 
-def folder_of_images(root, n: int = 32):
+def folder_of_images(root, n: int = 16):
     root.mkdir()
     rng = np.random.default_rng(0)
     for i in range(n):
@@ -94,8 +94,8 @@ def test_an_image_folder_run_is_scored_offline_and_gan_eval_agrees(tmp_path):
         f"data.root={faces}",
         *small,
         "data.batch_size=8",
-        "trainer.max_steps=4",
-        "callbacks.sample_quality.num_samples=16",
+        "trainer.max_steps=2",  # one epoch of 2 iterations: one scoring
+        "callbacks.sample_quality.num_samples=8",
         "trainer.enable_progress_bar=false",
         f"hydra.run.dir={run_dir}",
     )
@@ -107,7 +107,7 @@ def test_an_image_folder_run_is_scored_offline_and_gan_eval_agrees(tmp_path):
 
     with warnings.catch_warnings():
         evaluated = subprocess.run(
-            [sys.executable, "-m", "gan_lightning.evaluate", str(run_dir), "--num-samples", "16", "--json", "e.json"],
+            [sys.executable, "-m", "gan_lightning.evaluate", str(run_dir), "--num-samples", "8", "--json", "e.json"],
             cwd=tmp_path,
             env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"},
             capture_output=True,

@@ -5,7 +5,6 @@ own ``gan-train`` process, as a user runs them."""
 import csv
 import json
 import os
-import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -15,6 +14,7 @@ import torch
 from lightning.pytorch import Callback
 
 from tests.conftest import start_gan_train
+from tests.test_train import read_events
 
 # Each epoch is scored (and val/fid improves from one to the next).
 FAST = [
@@ -54,28 +54,26 @@ def scorings(run_dir: Path) -> list[str]:
 def test_resumes_from_epoch_end_checkpoints_train_what_an_unbroken_run_trains(tmp_path):
     # 19 iterations an epoch; both limits set, epochs decide.
     limits = ["data.batch_size=512", "trainer.max_steps=1000", "logger=none"]
-    straight, chained, periodic = tmp_path / "straight", tmp_path / "chained", tmp_path / "periodic"
+    straight, run_dir = tmp_path / "straight", tmp_path / "run"
     gan_train(tmp_path, *FAST, *limits, "trainer.max_epochs=3", f"hydra.run.dir={straight}")
-    gan_train(tmp_path, *FAST, *limits, "trainer.max_epochs=1", f"hydra.run.dir={chained}")
-    shutil.copytree(chained, periodic)
-    # From the epoch-end last.ckpt, twice, each resume improving val/fid; and from the
-    # periodic checkpoint of epoch 0 of a copy.
-    gan_train(tmp_path, f"ckpt_path={chained}", "trainer.max_epochs=2")
-    gan_train(tmp_path, f"ckpt_path={chained}", "trainer.max_epochs=3")
-    gan_train(tmp_path, f"ckpt_path={periodic}/checkpoints/epoch000-step0000019.ckpt", "trainer.max_epochs=3")
+    gan_train(tmp_path, *FAST, *limits, "trainer.max_epochs=1", f"hydra.run.dir={run_dir}")
+    # Two resumes, each improving val/fid: from the epoch-end last.ckpt, then from the
+    # periodic checkpoint of the epoch just closed.
+    gan_train(tmp_path, f"ckpt_path={run_dir}", "trainer.max_epochs=2")
+    gan_train(tmp_path, f"ckpt_path={run_dir}/checkpoints/epoch001-step0000038.ckpt", "trainer.max_epochs=3")
 
     expected = checkpoint(straight / "checkpoints" / "last.ckpt")
     assert expected["global_step"] == 57 and expected["epoch"] == 3
     best = checkpoint(straight / "checkpoints" / "best.ckpt")
-    for run_dir in (chained, periodic):
-        assert_same_weights(expected, checkpoint(run_dir / "checkpoints" / "last.ckpt"))
-        assert scorings(run_dir) == scorings(straight) == ["epoch 0", "epoch 1", "epoch 2"]
-        assert sorted(os.listdir(run_dir / "samples")) == sorted(os.listdir(straight / "samples"))
-        # best.ckpt: the run's best, one file however many resumes.
-        assert sorted(p.name for p in (run_dir / "checkpoints").glob("best*")) == ["best.ckpt"]
-        assert checkpoint(run_dir / "checkpoints" / "best.ckpt")["global_step"] == best["global_step"] == 57
-        result = json.loads((run_dir / "result.json").read_text())
-        assert result["epochs"] == 3 and result["metrics"]["iterations"] == 57
+    # The resumed run against the unbroken one.
+    assert_same_weights(expected, checkpoint(run_dir / "checkpoints" / "last.ckpt"))
+    assert scorings(run_dir) == scorings(straight) == ["epoch 0", "epoch 1", "epoch 2"]
+    assert sorted(os.listdir(run_dir / "samples")) == sorted(os.listdir(straight / "samples"))
+    # best.ckpt: the run's best, one file however many resumes.
+    assert sorted(p.name for p in (run_dir / "checkpoints").glob("best*")) == ["best.ckpt"]
+    assert checkpoint(run_dir / "checkpoints" / "best.ckpt")["global_step"] == best["global_step"] == 57
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["epochs"] == 3 and result["metrics"]["iterations"] == 57
 
 
 def read_csv(run_dir: Path) -> list[dict[str, str]]:
@@ -84,16 +82,21 @@ def read_csv(run_dir: Path) -> list[dict[str, str]]:
 
 
 @pytest.mark.slow
-def test_the_csv_history_and_its_steps_go_on_across_a_resume(tmp_path):
-    run_dir = tmp_path / "run"
+def test_a_resumed_run_directory_goes_on_with_its_csv_history_and_its_steps(tmp_path):
     every_5 = [
         "data.batch_size=256",
         "logger=[tensorboard,csv]",
         "trainer.log_every_n_steps=5",
         "callbacks.fixed_noise_grid.every_n_steps=10",
     ]
-    gan_train(tmp_path, *FAST, *every_5, "trainer.max_steps=30", f"hydra.run.dir={run_dir}")
+    gan_train(tmp_path, *FAST, *every_5, "trainer.max_steps=30")
+    (run_dir,) = (tmp_path / "logs" / "train" / "runs").iterdir()
     out = gan_train(tmp_path, f"ckpt_path={run_dir}", "trainer.max_steps=45")
+    # The same run: no new directory, the first config kept, this command's saved beside it.
+    assert list((tmp_path / "logs" / "train" / "runs").iterdir()) == [run_dir]
+    assert "ckpt_path: null" in (run_dir / ".hydra" / "config.yaml").read_text()
+    (resume_config,) = (run_dir / ".hydra").glob("resume_*/config.yaml")
+    assert f"ckpt_path: {run_dir}" in resume_config.read_text()
     assert "will be deleted" not in out
     rows = read_csv(run_dir)
     losses = [int(row["step"]) for row in rows if row["train/g_loss"]]
@@ -104,6 +107,11 @@ def test_the_csv_history_and_its_steps_go_on_across_a_resume(tmp_path):
     grids = sorted(int(p.stem.removeprefix("step")) for p in (run_dir / "samples").glob("step*.png"))
     assert {30, 39, 45} <= set(grids)
     assert "trainer.max_steps: '45'" in (run_dir / "tensorboard" / "hparams.yaml").read_text()
+    # One TensorBoard run (no version folder), its steps going on where they stopped.
+    tensorboard = run_dir / "tensorboard"
+    assert [p.name for p in tensorboard.iterdir() if p.is_dir()] == []
+    assert len(list(tensorboard.glob("events.out.tfevents.*"))) == 2
+    assert [s.step for s in read_events(run_dir).Scalars("train/g_loss")] == list(range(5, 46, 5))
 
 
 class SignalAtTheEnd(Callback):

@@ -13,7 +13,6 @@ from gan_lightning.errors import Interrupted
 from gan_lightning.train import train
 from tests.conftest import compose_train, start_gan_train
 from tests.test_cli import NOISE
-from tests.test_train import read_events
 
 # 39 batches an epoch: the half-way stop is mid-epoch and the resumed half crosses an epoch.
 SMALL = ["data.batch_size=256", "trainer.deterministic=true", "trainer.log_every_n_steps=5"]
@@ -23,32 +22,6 @@ def last_checkpoint(run_dir: Path) -> dict:
     return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
 
 
-def test_resume_gives_the_same_weights_as_one_straight_run(tmp_path):
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    ema = "model.ema_decay=0.9"  # the EMA generator is state that must survive too
-    train(compose_train(straight, *SMALL, ema, "trainer.max_steps=60"))
-    train(compose_train(split, *SMALL, ema, "trainer.max_steps=30"))
-    halfway = last_checkpoint(split)
-    assert halfway["global_step"] == 30
-    train(compose_train(split, *SMALL, ema, "trainer.max_steps=60", f"ckpt_path={split}"))
-
-    expected, resumed = last_checkpoint(straight), last_checkpoint(split)
-    assert resumed["global_step"] == expected["global_step"] == 60
-    assert any(name.startswith("generator_ema.") for name in resumed["state_dict"])
-    assert resumed["epoch"] == expected["epoch"] == 1
-    assert expected["state_dict"].keys() == resumed["state_dict"].keys()
-    for name, value in expected["state_dict"].items():
-        assert torch.equal(value, resumed["state_dict"][name]), name
-    # The fixed noise is the one drawn at the start, never redrawn.
-    assert torch.equal(halfway["state_dict"]["fixed_noise"], resumed["state_dict"]["fixed_noise"])
-
-    # One TensorBoard run, whose steps go on where they stopped.
-    assert [p.name for p in (split / "tensorboard").iterdir() if p.is_dir()] == []
-    assert len(list((split / "tensorboard").glob("events.out.tfevents.*"))) == 2
-    steps = [s.step for s in read_events(split).Scalars("train/g_loss")]
-    assert steps == sorted(set(steps)) and max(steps) > 55 and any(s < 30 for s in steps)
-
-
 def gan_train(cwd: Path, *overrides: str) -> subprocess.Popen:
     return start_gan_train(cwd, "data.download=false", *overrides, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
@@ -56,26 +29,6 @@ def gan_train(cwd: Path, *overrides: str) -> subprocess.Popen:
 def finish(proc: subprocess.Popen, timeout: float = 120) -> str:
     out, _ = proc.communicate(timeout=timeout)
     return out
-
-
-@pytest.mark.slow
-def test_cli_resume_from_a_run_directory_continues_that_run(tmp_path):
-    proc = gan_train(tmp_path, "debug=limit")
-    out = finish(proc)
-    assert proc.returncode == 0, out
-    (run_dir,) = (tmp_path / "logs" / "train" / "runs").iterdir()
-    assert (run_dir / ".hydra" / "config.yaml").is_file()
-    assert last_checkpoint(run_dir)["global_step"] == 20
-
-    proc = gan_train(tmp_path, "debug=limit", "trainer.max_steps=30", f"ckpt_path={run_dir}")
-    out = finish(proc)
-    assert proc.returncode == 0, out
-    assert list((tmp_path / "logs" / "train" / "runs").iterdir()) == [run_dir]  # no new run
-    assert last_checkpoint(run_dir)["global_step"] == 30
-    assert (run_dir / "samples" / "step0000030.png").is_file()
-    (resume_config,) = (run_dir / ".hydra").glob("resume_*/config.yaml")
-    assert "ckpt_path:" in resume_config.read_text()
-    assert "ckpt_path: null" in (run_dir / ".hydra" / "config.yaml").read_text()  # first config kept
 
 
 class SignalAt(Callback):
