@@ -2,7 +2,7 @@
 use answers in well under a second, with one line naming the key, and leaves nothing behind.
 
 Each key with a known range is one row of ``RANGES``. The names the registries hold (losses,
-augmentations, DCGAN's sizes, networks with BatchNorm) are listed here too, because importing
+augmentations, metrics, DCGAN's sizes, networks with BatchNorm) are listed here too, because importing
 the registries would import torch; ``tests/test_checks.py`` keeps both lists equal. A name
 registered by code that is already loaded (a loss of one's own) counts as well.
 """
@@ -38,6 +38,10 @@ def _losses() -> tuple[str, ...]:
 
 def _augmentations() -> tuple[str, ...]:
     return registered(AUGMENTATIONS, "gan_lightning.augment", "AUGMENTATIONS")
+
+
+def _metrics() -> tuple[str, ...]:
+    return registered(METRICS, "gan_lightning.metrics.registry", "METRICS")
 
 
 def _integer(value: Any) -> bool:
@@ -100,8 +104,8 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str | Callable[[], str]]] = {
     "callbacks.sample_quality.num_samples": at_least(2),  # a covariance needs two
     "callbacks.sample_quality.batch_size": at_least(1),
     "callbacks.sample_quality.metrics": (
-        lambda v: v is None or (isinstance(v, list | ListConfig) and all(name in METRICS for name in v)),
-        f"unknown metric; the metrics are {', '.join(METRICS)} (a list, e.g. [fid,kid,prdc], or null for all)",
+        lambda v: v is None or (isinstance(v, list | ListConfig) and all(name in _metrics() for name in v)),
+        lambda: f"unknown metric; the metrics are {', '.join(_metrics())} (e.g. [fid,kid,prdc], or null for all)",
     ),
     "sweep.seeds": (lambda v: v is None or (_integer(v) and v >= 1), "must be an integer, at least 1, or null"),
 }

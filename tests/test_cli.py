@@ -49,6 +49,7 @@ BAD_INPUT = {
     "seed": (["seed=null"], 2, "error: seed=None: must be an integer", EARLY),
     "gp-weight": (["model.gp_weight=-1"], 2, "error: model.gp_weight=-1: must be a number, not negative", EARLY),
     "grid-interval": (["callbacks.fixed_noise_grid.every_n_steps=0"], 2, "error: callbacks.fixed_noise_grid", EARLY),
+    "unknown-metric": (["callbacks.sample_quality.metrics=[fdi]"], 2, "error: callbacks.sample_quality.metr", EARLY),
     "few-samples": (["callbacks.sample_quality.num_samples=1"], 2, "error: callbacks.sample_quality.num_", EARLY),
     "run-dir": (["hydra.run.dir=/proc/no/such"], 2, "error: cannot create the run directory: /proc/no", EARLY),
     "missing-folder": (["experiment=celeba_dcgan", "data.root=nowhere"], 2, "error: data.root=nowhere: no such", EARLY),
