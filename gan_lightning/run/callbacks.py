@@ -9,7 +9,7 @@ import torch
 from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch import Callback, LightningModule, Trainer
 
-from gan_lightning.run.life import Run
+from gan_lightning.run.life import Run, logged_metrics
 from gan_lightning.run.paths import slurm_job
 
 
@@ -28,11 +28,11 @@ class RunRecord(Callback):
     def state_dict(self) -> dict[str, Any]:
         # The metrics logged so far: a finished run's result.json can be written from its
         # last checkpoint, should the command have been stopped before it wrote it.
-        metrics = self.trainer.callback_metrics if self.trainer is not None else {}
+        metrics = logged_metrics(self.trainer) if self.trainer is not None else {}
         return {
             "config": self.config,
             "overrides": self.overrides,
-            "metrics": {name: float(value) for name, value in metrics.items() if name != "step"},
+            "metrics": metrics,
         }
 
     def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:

@@ -162,10 +162,15 @@ def recorded_metrics(checkpoint: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def logged_metrics(trainer: Trainer) -> dict[str, float]:
+    """The metrics logged last, as floats; ``step`` (the x the scalars are logged at) is none."""
+    return {name: float(value) for name, value in trainer.callback_metrics.items() if name != "step"}
+
+
 def final_metrics(trainer: Trainer) -> dict[str, float]:
     """The metrics logged last, the step count (``iterations``) and the epochs trained, in
     whole and partial epochs."""
-    metrics = {name: float(value) for name, value in trainer.callback_metrics.items() if name != "step"}
+    metrics = logged_metrics(trainer)
     batches = trainer.num_training_batches
     epochs = trainer.global_step / batches if batches and batches != float("inf") else trainer.current_epoch
     return {**metrics, "iterations": float(trainer.global_step), "epochs": round(float(epochs), 3)}
