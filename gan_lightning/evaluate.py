@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from gan_lightning.gan_module import GANModule
 
 LABELS = {"generator": "generator", "generator_ema": "EMA generator", "real": "real (floor)"}
+MAX_CLASSES_FOR_FID = 100  # FID by class needs many samples of each: not for Stacked MNIST's 1,000
 
 
 def run_data_module(checkpoint: dict[str, Any], data_root: str | None) -> Any:
@@ -45,7 +46,7 @@ def run_data_module(checkpoint: dict[str, Any], data_root: str | None) -> Any:
 
 def evaluate(
     target: str | Path,
-    num_samples: int = 5000,
+    num_samples: int | None = None,
     seed: int | None = None,
     data_root: str | None = None,
     features: str = "auto",
@@ -54,7 +55,8 @@ def evaluate(
     metrics: list[str] | None = None,
 ) -> dict[str, dict[str, float]]:
     """``{"generator": {...}, "generator_ema": {...}, "real": {...}}`` of every metric of the
-    registry that applies (FID, KID, IS; for MNIST-like data also modes and class_kl)."""
+    registry that applies (FID, KID, IS; for MNIST-like data also modes and class_kl).
+    ``num_samples`` and ``seed`` left unset are the run's scoring ones."""
     ckpt = find_checkpoint(target)  # a wrong path is told before anything heavy loads
     import numpy as np
     import torch
@@ -66,9 +68,11 @@ def evaluate(
     from gan_lightning.sampling import sample_batches
 
     checkpoint = load_checkpoint(ckpt)
-    if seed is None:  # the run's scoring seed: the same samples and real images, the same figures
-        config = stored_config(checkpoint) or {}
-        seed = int(((config.get("callbacks") or {}).get("sample_quality") or {}).get("seed", config.get("seed", 0)))
+    # Unset: the run's own scoring seed and sample count, so gan-eval reproduces its figures.
+    config = stored_config(checkpoint) or {}
+    scoring = (config.get("callbacks") or {}).get("sample_quality") or {}
+    seed = int(scoring.get("seed", config.get("seed", 0))) if seed is None else seed
+    num_samples = int(scoring.get("num_samples", 5000)) if num_samples is None else num_samples
     datamodule = run_data_module(checkpoint, data_root)
     module = GANModule.load_from_checkpoint(ckpt, map_location="cpu", compile=False).eval()
     reference = datamodule.reference_images()
@@ -90,7 +94,7 @@ def evaluate(
             fakes = sample_batches(generator, num, module.latent_dim, batch_size, seed, cpu, module.num_classes)
             results[name] = scores.score(fakes, seed=seed)
     results["real"] = scores.score(as_float_batches(reference[second], batch_size, cpu), seed=seed)
-    if module.num_classes:
+    if 0 < module.num_classes <= MAX_CLASSES_FOR_FID:
         labels = datamodule.reference_labels()
         results["fid_by_class"] = fid_by_class(
             module, reference, labels, num, batch_size, seed, features, inception_weights
@@ -157,7 +161,9 @@ def table(results: dict[str, dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = ArgumentParser(__doc__)
     parser.add_argument("target", help="a run directory (its last.ckpt) or a checkpoint file")
-    parser.add_argument("--num-samples", type=int, default=5000, help="generated, and as many real (default 5000)")
+    parser.add_argument(
+        "--num-samples", type=int, default=None, help="generated, and as many real (default: as the run scored, 5000)"
+    )
     parser.add_argument(
         "--seed", type=int, default=None, help="fixes z and the choice of real images (default: the run's scoring seed)"
     )

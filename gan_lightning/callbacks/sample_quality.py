@@ -18,9 +18,9 @@ log = logging.getLogger(__name__)
 
 
 def default_features(datamodule: object) -> str:
-    """The shipped classifier of an MNIST-like data set (``mnist``, ``fashionmnist``), else Inception."""
-    name = getattr(datamodule, "dataset_name", None)
-    return name.lower() if name else "inception"
+    """The feature network a data module names as its scorer (``scored_by``: ``mnist``,
+    ``stacked_mnist``, ``fashionmnist``), else Inception."""
+    return getattr(datamodule, "scored_by", None) or "inception"
 
 
 class SampleQuality(Callback):

@@ -11,6 +11,7 @@ _HOMES = {
     "ImageFolderDataModule": "gan_lightning.data.image_folder",
     "FashionMNISTDataModule": "gan_lightning.data.mnist",
     "MNISTDataModule": "gan_lightning.data.mnist",
+    "StackedMNISTDataModule": "gan_lightning.data.stacked_mnist",
 }
 
 __all__ = sorted(_HOMES)

@@ -73,7 +73,7 @@ class ImageDataModule(LightningDataModule):
         # Under DDP each rank takes its own share of every epoch's order.
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
         step_batch = self.batch_size * self.batches_per_step
-        self.train_batches = ShuffledBatches(images, step_batch, self.seed, rank, world, labels)
+        self.train_batches = self.batches(images, step_batch, rank, world, labels)
         if len(self.train_batches) == 0:
             share = f" ({len(images) // world} per process of {world})" if world > 1 else ""
             per_step = f" x {self.batches_per_step} batches a step" if self.batches_per_step > 1 else ""
@@ -81,6 +81,13 @@ class ImageDataModule(LightningDataModule):
                 f"data.batch_size={self.batch_size}{per_step}: larger than the data set, {len(images)} images{share} "
                 f"of {self.source or 'the data'}; not one batch to train on"
             )
+
+    def batches(
+        self, images: torch.Tensor | np.ndarray, step_batch: int, rank: int, world: int, labels: torch.Tensor | None
+    ) -> ShuffledBatches:
+        """The iterator of training batches over ``images``: each image once an epoch, in a
+        seeded order; a data set that builds its examples otherwise returns its own."""
+        return ShuffledBatches(images, step_batch, self.seed, rank, world, labels)
 
     def reference_images(self) -> torch.Tensor | np.ndarray:
         """The real (N, C, H, W) uint8 images sample quality is measured against: here the

@@ -33,6 +33,18 @@ def labels_of(images_file: Path) -> torch.Tensor:
     return read_idx_labels(path)
 
 
+def resize_digits(images: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, 1, H, W) uint8 -> (N, 1, size, size) uint8, bilinear with antialiasing, chunk by chunk
+    back to uint8, so no float copy of the whole set is ever held."""
+    if images.shape[-1] == size:
+        return images
+    resized = [
+        F.interpolate(chunk.float(), size=size, mode="bilinear", antialias=True).round_().clamp_(0, 255).to(torch.uint8)
+        for chunk in images.split(4096)
+    ]
+    return torch.cat(resized)
+
+
 class MNISTDataModule(ImageDataModule):
     """The MNIST train split from ``<root>/MNIST/raw``.
 
@@ -44,7 +56,8 @@ class MNISTDataModule(ImageDataModule):
     user typed must hold the data. ``image_size`` other than 28 resizes once, in memory.
     """
 
-    dataset_name = "MNIST"
+    dataset_name = "MNIST"  # torchvision's class, and the folder under data.root
+    scored_by = "mnist"  # the feature network of its scores (gan_lightning/metrics/weights/mnist.pt)
     embedded: Path | None = EMBEDDED / f"{TRAIN_IMAGES}.gz"
     embedded_test: Path | None = EMBEDDED / f"{TEST_IMAGES}.gz"
 
@@ -127,24 +140,16 @@ class MNISTDataModule(ImageDataModule):
         path = self._test_file()
         return labels_of(path) if path else super().reference_labels()
 
-    def _to_model_shape(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, H, W) uint8 -> (N, C, S, S) uint8, resized once here rather than every batch."""
-        images = images.unsqueeze(1)
-        if images.shape[-1] != self.image_size:
-            # Chunk by chunk back to uint8, so no float copy of the whole set is ever held.
-            resized = [
-                F.interpolate(chunk.float(), size=self.image_size, mode="bilinear", antialias=True)
-                .round_()
-                .clamp_(0, 255)
-                .to(torch.uint8)
-                for chunk in images.split(4096)
-            ]
-            images = torch.cat(resized)
-        return images.expand(-1, self.channels, -1, -1).contiguous()
+    def _to_model_shape(self, images: torch.Tensor, channels: int | None = None) -> torch.Tensor:
+        """(N, H, W) uint8 -> (N, C, S, S) uint8, resized once here rather than every batch;
+        C is ``data.channels`` unless ``channels`` says otherwise."""
+        images = resize_digits(images.unsqueeze(1), self.image_size)
+        return images.expand(-1, channels or self.channels, -1, -1).contiguous()
 
 
 class FashionMNISTDataModule(MNISTDataModule):
     """FashionMNIST from ``<root>/FashionMNIST/raw``; no embedded copy, so missing is an error."""
 
     dataset_name = "FashionMNIST"
+    scored_by = "fashionmnist"  # no classifier ships for it: train one (README, Sample quality)
     embedded = embedded_test = None

@@ -64,6 +64,7 @@ CHECKS: dict[str, Callable[[DictConfig], None]] = {
     "ImageFolderDataModule": _image_folder_data_set,
     "MNISTDataModule": _idx_data_set("MNIST", embedded=True),
     "FashionMNISTDataModule": _idx_data_set("FashionMNIST", embedded=False),
+    "StackedMNISTDataModule": _idx_data_set("MNIST", embedded=True),
 }
 
 

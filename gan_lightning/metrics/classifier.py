@@ -21,12 +21,14 @@ INPUT_SIZE = 28
 
 
 class DigitClassifier(nn.Module):
-    """Three conv blocks and global average pooling: 28x28 grayscale in [-1, 1] -> 10 logits."""
+    """Three conv blocks and global average pooling: grayscale in [-1, 1], ``input_size`` square
+    (28: MNIST's own; 32: digits resized as the data modules resize them) -> 10 logits."""
 
     num_features = 128
 
-    def __init__(self, num_classes: int = 10) -> None:
+    def __init__(self, num_classes: int = 10, input_size: int = INPUT_SIZE) -> None:
         super().__init__()
+        self.input_size = input_size
 
         def block(c_in: int, c_out: int) -> list[nn.Module]:
             return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
@@ -49,13 +51,13 @@ class DigitClassifier(nn.Module):
         return self.head(self.features(images))
 
 
-def to_classifier_input(images: torch.Tensor) -> torch.Tensor:
-    """Any (N, C, H, W) float images in [-1, 1] -> (N, 1, 28, 28): channels averaged, resized."""
+def to_classifier_input(images: torch.Tensor, size: int = INPUT_SIZE) -> torch.Tensor:
+    """Any (N, C, H, W) float images in [-1, 1] -> (N, 1, size, size): channels averaged, resized."""
     images = images.float().clamp(-1, 1)
     if images.size(1) != 1:
         images = images.mean(dim=1, keepdim=True)
-    if images.shape[-2:] != (INPUT_SIZE, INPUT_SIZE):
-        images = F.interpolate(images, size=INPUT_SIZE, mode="bilinear", antialias=True, align_corners=False)
+    if images.shape[-2:] != (size, size):
+        images = F.interpolate(images, size=size, mode="bilinear", antialias=True, align_corners=False)
     return images
 
 
@@ -76,8 +78,40 @@ class ClassifierFeatures(nn.Module):
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.classifier.features(to_classifier_input(images))
+        features = self.classifier.features(to_classifier_input(images, self.classifier.input_size))
         return features, self.classifier.head(features)
+
+
+class StackedDigitFeatures(nn.Module):
+    """A digit classifier read channel by channel, for Stacked MNIST: (N, 3, H, W) images ->
+    the three channels' features side by side (3 x 128) and logits over the 1,000 triples, the
+    sum of the channels' log-probabilities (its argmax is the triple of the three argmaxes).
+
+    Its classes are equally likely in the data, and a triple counts as covered by one sample,
+    as the benchmark's papers count (``uniform_classes``, ``mode_min_count``).
+    """
+
+    uniform_classes = True
+    mode_min_count = 1
+
+    def __init__(self, classifier: DigitClassifier) -> None:
+        super().__init__()
+        self.digits = ClassifierFeatures(classifier)
+        self.num_features = 3 * self.digits.num_features
+        self.num_classes = self.digits.num_classes**3
+
+    def train(self, mode: bool = True) -> StackedDigitFeatures:
+        return super().train(False)
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n, channels = images.shape[:2]
+        if channels != 3:
+            raise UserError(f"stacked_mnist features score 3-channel images, not {channels}")
+        features, logits = self.digits(images.reshape(n * 3, 1, *images.shape[2:]))
+        a, b, c = F.log_softmax(logits.float(), dim=1).reshape(n, 3, -1).unbind(1)
+        joint = a[:, :, None, None] + b[:, None, :, None] + c[:, None, None, :]
+        return features.reshape(n, -1), joint.reshape(n, -1)
 
 
 def shipped_classifiers() -> list[str]:
@@ -95,6 +129,6 @@ def load_classifier(name_or_path: str) -> DigitClassifier:
             "train one with python -m gan_lightning.metrics.train_classifier"
         )
     saved = torch.load(path, map_location="cpu", weights_only=True)
-    classifier = DigitClassifier(num_classes=saved["num_classes"])
+    classifier = DigitClassifier(num_classes=saved["num_classes"], input_size=saved.get("input_size", INPUT_SIZE))
     classifier.load_state_dict(saved["state_dict"])
     return classifier.eval()

@@ -145,17 +145,18 @@ def inception_score(network: nn.Module) -> nn.Module | None:
 class ClassCoverage(Metric):
     """The classes a classifier sees in the samples, against the real images':
 
-    - ``modes``: how many classes hold at least ``min_share`` of the samples (mode collapse
-      shows as this falling, whatever the losses do);
+    - ``modes``: how many classes hold at least ``min_share`` of the samples, or at least
+      ``min_count`` of them (mode collapse shows as this falling, whatever the losses do);
     - ``class_kl``: KL(samples || real) of the two class histograms, 0 for samples spread over
-      the classes as the real images are.
+      the classes as the real images are; with ``uniform``, KL(samples || uniform), as the
+      Stacked MNIST papers report it.
     """
 
     full_state_update = False
 
-    def __init__(self, num_classes: int, min_share: float = 0.01) -> None:
+    def __init__(self, num_classes: int, min_share: float = 0.01, min_count: int = 0, uniform: bool = False) -> None:
         super().__init__()
-        self.min_share = min_share
+        self.min_share, self.min_count, self.uniform = min_share, min_count, uniform
         self.add_state("real", default=torch.zeros(num_classes, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("fake", default=torch.zeros(num_classes, dtype=torch.float64), dist_reduce_fx="sum")
 
@@ -169,11 +170,14 @@ class ClassCoverage(Metric):
         self.fake += self._histogram(out.logits)
 
     def compute(self) -> dict[str, Tensor]:
-        fake = self.fake / self.fake.sum().clamp(min=1)
-        real = (self.real + 1e-12) / (self.real.sum() + 1e-12 * self.real.numel())
+        total = self.fake.sum().clamp(min=1)
+        fake = self.fake / total
+        reference = torch.ones_like(self.real) if self.uniform else self.real + 1e-12
+        reference = reference / reference.sum()
         shown = fake > 0
-        kl = (fake[shown] * (fake[shown] / real[shown]).log()).sum()
-        return {"modes": (fake >= self.min_share).sum().float(), "class_kl": kl.float()}
+        kl = (fake[shown] * (fake[shown] / reference[shown]).log()).sum()
+        threshold = self.min_count if self.min_count else self.min_share * total
+        return {"modes": (self.fake >= threshold).sum().float(), "class_kl": kl.float()}
 
     def reset(self) -> None:
         real = self.real.clone()
@@ -184,9 +188,17 @@ class ClassCoverage(Metric):
 @register_metric("modes")
 def class_coverage(network: nn.Module) -> nn.Module | None:
     """``modes`` and ``class_kl``, for a feature network that is a classifier of the data's
-    classes (the shipped MNIST-like ones; Inception's ImageNet classes say nothing of digits)."""
+    classes (the shipped MNIST-like ones; Inception's ImageNet classes say nothing of digits).
+    The network may say its classes are equally likely (``uniform_classes``) and that one
+    sample covers a class (``mode_min_count``), as Stacked MNIST's does."""
     num_classes = getattr(network, "num_classes", None)
-    return ClassCoverage(num_classes) if num_classes else None
+    if not num_classes:
+        return None
+    return ClassCoverage(
+        num_classes,
+        min_count=getattr(network, "mode_min_count", 0),
+        uniform=getattr(network, "uniform_classes", False),
+    )
 
 
 class ClassAccuracy(Metric):

@@ -26,7 +26,7 @@ from torch import nn
 
 from gan_lightning.data.base import to_pixels, to_unit_range
 from gan_lightning.errors import ReportedError, UserError
-from gan_lightning.metrics.classifier import ClassifierFeatures, load_classifier
+from gan_lightning.metrics.classifier import ClassifierFeatures, StackedDigitFeatures, load_classifier
 from gan_lightning.metrics.registry import METRICS, Outputs, as_floats
 
 
@@ -137,6 +137,8 @@ def feature_network(features: str, inception_weights: str | None = None) -> nn.M
         if weights is not None and is_torchscript(weights):
             return TorchScriptInception(weights)
         return InceptionFeatures(weights)
+    if features == "stacked_mnist":  # the MNIST classifier made for 32x32 digits, on each channel
+        return StackedDigitFeatures(load_classifier("mnist32"))
     return ClassifierFeatures(load_classifier(features))
 
 

@@ -1,0 +1,123 @@
+"""Stacked MNIST: three digits an image whose labels name its triple, drawn afresh each epoch
+and the same after a resume; the classifier read channel by channel counts the triples."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gan_lightning.data.mnist import EMBEDDED, labels_of
+from gan_lightning.data.stacked_mnist import StackedBatches, StackedMNISTDataModule
+from gan_lightning.errors import UserError
+from gan_lightning.metrics.classifier import StackedDigitFeatures, load_classifier
+from gan_lightning.metrics.registry import ClassCoverage, Outputs
+from gan_lightning.metrics.scores import SampleScores, as_float_batches
+
+
+def stacked(tmp_path, **kwargs) -> StackedMNISTDataModule:
+    """The embedded MNIST's digits (data.root unset, nothing under the default root)."""
+    args = {"default_root": str(tmp_path), "download": False, "image_size": 28, "channels": 3, "batch_size": 100}
+    datamodule = StackedMNISTDataModule(**{**args, **kwargs})
+    datamodule.setup("fit")
+    return datamodule
+
+
+@pytest.fixture(scope="module")
+def features() -> StackedDigitFeatures:
+    return StackedDigitFeatures(load_classifier("mnist32"))
+
+
+def test_each_channel_is_a_training_digit_whose_labels_give_the_triple(tmp_path):
+    datamodule = stacked(tmp_path, conditional=True)
+    digits = datamodule.train_batches.images[:, 0].numpy()
+    label_of = dict(zip(map(bytes, digits), labels_of(EMBEDDED / "train-images-idx3-ubyte.gz").tolist(), strict=True))
+    images, triples = next(iter(datamodule.train_dataloader()))
+    assert images.shape == (100, 3, 28, 28) and images.dtype == torch.uint8
+    for image, triple in zip(images.numpy(), triples.tolist(), strict=True):
+        a, b, c = (label_of[bytes(channel)] for channel in image)  # KeyError: not an MNIST digit
+        assert triple == 100 * a + 10 * b + c
+
+
+def test_an_epochs_triples_are_independent_uniform_draws_of_digits(tmp_path):
+    datamodule = stacked(tmp_path, conditional=True)
+    batches = datamodule.train_dataloader()
+    triples = torch.cat([labels for _, labels in batches])
+    assert len(triples) == 60000
+    # Every triple appears, as often as three independent draws of MNIST's digits make it
+    # (MNIST's classes are 9-11% each, so triples are not exactly equally likely).
+    digit_share = np.bincount(labels_of(EMBEDDED / "train-images-idx3-ubyte.gz").numpy(), minlength=10) / 60000
+    expected = 60000 * np.einsum("a,b,c->abc", digit_share, digit_share, digit_share).ravel()
+    counts = np.bincount(triples.numpy(), minlength=1000)
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    assert counts.min() > 0 and chi2 < 999 + 5 * math.sqrt(2 * 999), chi2  # 5 sd above its mean
+    # The next epoch draws new triples.
+    batches.load_state_dict({"epoch": 1, "consumed": 0})
+    assert not torch.equal(next(iter(batches))[1], triples[:100])
+
+
+def test_a_resume_draws_the_triples_an_unbroken_epoch_would(tmp_path):
+    datamodule = stacked(tmp_path, seed=3)
+    unbroken = datamodule.train_batches
+    unbroken.load_state_dict({"epoch": 2, "consumed": 0})
+    expected = list(unbroken)[5:8]
+    resumed = StackedBatches(unbroken.images, unbroken.batch_size, 3, 0, 1, None)
+    resumed.load_state_dict({"epoch": 2, "consumed": 5})  # as a checkpoint five batches in stores it
+    assert all(torch.equal(a, b) for a, b in zip(list(resumed)[:3], expected, strict=True))
+
+
+def test_ranks_take_disjoint_shares_of_the_triples(tmp_path):
+    digits = stacked(tmp_path).train_batches.images
+    shares = [StackedBatches(digits, 10, 0, rank, 2, None).triples(0) for rank in (0, 1)]
+    assert torch.equal(torch.stack(shares, 1).reshape(-1, 3), StackedBatches(digits, 10, 0, 0, 1, None).triples(0))
+
+
+def test_the_classifier_reads_real_stacked_test_images_as_their_triples(tmp_path, features):
+    datamodule = stacked(tmp_path, image_size=32)
+    images, triples = datamodule.reference_images()[:3000], datamodule.reference_labels()[:3000]
+    assert images.shape == (3000, 3, 32, 32) and triples.max() < 1000
+    _, logits = features(next(as_float_batches(images, 3000, torch.device("cpu"))))
+    assert (logits.argmax(1) == triples).float().mean() >= 0.9
+
+
+def test_samples_of_one_triple_cover_one_mode_at_a_kl_of_log_1000(tmp_path, features):
+    one = stacked(tmp_path, image_size=32).reference_images()[:1].expand(200, -1, -1, -1)
+    coverage = ClassCoverage(1000, min_count=1, uniform=True)
+    coverage.update(Outputs(*features(next(as_float_batches(one, 200, torch.device("cpu"))))))
+    values = coverage.compute()
+    assert values["modes"] == 1 and values["class_kl"] == pytest.approx(math.log(1000), rel=1e-5)
+
+
+@pytest.mark.slow
+def test_26000_real_stacked_images_cover_all_1000_triples_nearly_uniformly(tmp_path):
+    """The benchmark's floor (README, Mode coverage): real images score what a perfect
+    generator would at 26,000 samples."""
+    reference = stacked(tmp_path, image_size=32).reference_images()
+    scores = SampleScores("stacked_mnist", metrics=["modes"])
+    scores.add_real(as_float_batches(reference[:8], 8, torch.device("cpu")))
+    values = scores.score(as_float_batches(reference[26000:], 1000, torch.device("cpu")))
+    assert values["modes"] == 1000 and values["class_kl"] < 0.1, values
+
+
+def test_stacked_mnist_has_three_channels(tmp_path):
+    with pytest.raises(UserError, match="data.channels=1: Stacked MNIST has 3 channels"):
+        StackedMNISTDataModule(default_root=str(tmp_path), channels=1)
+
+
+def test_a_stacked_run_logs_coverage_of_1000_triples_and_gan_eval_prints_it(tmp_path, capsys):
+    """The experiment as a user runs it, on a tiny budget: 4 iterations, 300 samples scored."""
+    from gan_lightning.evaluate import main as gan_eval
+    from gan_lightning.train import train
+    from tests.conftest import compose_train
+
+    overrides = ["experiment=stacked_mnist_dcgan32", "trainer.max_steps=4", "data.batch_size=16"]
+    metrics = train(compose_train(tmp_path, *overrides, "callbacks.sample_quality.num_samples=300"))
+    assert 1 <= metrics["val/modes"] <= 300 and 0 < metrics["val/class_kl"] <= math.log(1000) + 1e-4
+    assert {"val/fid", "val/precision", "val/recall", "val/density", "val/coverage"} <= metrics.keys()
+    gan_eval([str(tmp_path), "--json", str(tmp_path / "scores.json")])  # the run's 300 samples, its seed
+    assert "MODES" in capsys.readouterr().out
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    assert scores["about"]["features"] == "stacked_mnist" and scores["about"]["num_samples"] == 300
+    assert scores["generator"]["modes"] == metrics["val/modes"]  # the same samples, the same count
+    assert scores["real"]["modes"] > 230  # 300 real triples drawn from 1,000: about 260 distinct
