@@ -3,7 +3,8 @@ Zhao et al., 2020), from kornia's batch augmentations: each sample drawn its own
 device, and gradients flow through them to the generator.
 
 ``model.augment=[translation,cutout,color]`` picks ops from ``AUGMENTATIONS``; a new op is one
-entry. Images are in [-1, 1]:
+entry. With ``model.augment_p`` (a number, or ``ada``: see ``gan_lightning/ada.py``) each op is
+applied to each image with that probability instead of always. Images are in [-1, 1]:
 
 - ``translation``: shift by up to 1/8 of the image size, zeros (mid-gray) coming in;
 - ``cutout``: a square of half the image size set to zero;
@@ -17,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 from torch import Tensor, nn
 
+from gan_lightning.ada import with_probability
 from gan_lightning.errors import UserError
 
 
@@ -54,18 +56,25 @@ AUGMENTATIONS: dict[str, Callable[[], nn.Module]] = {
 }
 
 
-def build_augment(ops: Sequence[str]) -> Callable[[Tensor], Tensor] | None:
+def build_augment(ops: Sequence[str]) -> Callable[[Tensor, float | None], Tensor] | None:
     """The composed augmentation (a function, so that it is no submodule and checkpoints do not
-    change with it), or None for none. Its randomness is torch's global generator, which the
-    training step seeds from (seed, rank, step): a resumed run augments as an unbroken one."""
+    change with it), or None for none: ``augment(images)`` applies every op to every image
+    (DiffAugment); ``augment(images, p)`` each op to each image with probability p (ADA). Its
+    randomness is torch's global generator, which the training step seeds from (seed, rank,
+    step): a resumed run augments as an unbroken one."""
     if not ops:
         return None
     unknown = [op for op in ops if op not in AUGMENTATIONS]
     if unknown:
         raise UserError(f"model.augment: {', '.join(unknown)} unknown; the ops are {', '.join(AUGMENTATIONS)}")
-    pipeline = nn.Sequential(*(AUGMENTATIONS[op]() for op in dict.fromkeys(ops)))
+    steps = [AUGMENTATIONS[op]() for op in dict.fromkeys(ops)]
+    pipeline = nn.Sequential(*steps)
 
-    def augment(images: Tensor) -> Tensor:
-        return pipeline(images)
+    def augment(images: Tensor, p: float | None = None) -> Tensor:
+        if p is None:
+            return pipeline(images)
+        for op in steps:
+            images = with_probability(op, p)(images)
+        return images
 
     return augment

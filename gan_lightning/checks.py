@@ -18,7 +18,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from gan_lightning.data.sources import check_source
 from gan_lightning.errors import UserError
 
-LOSSES = ("bce", "bce_saturating", "hinge", "lsgan", "wgan_gp")  # gan_lightning/losses.py
+LOSSES = ("bce", "bce_saturating", "hinge", "lsgan", "wgan_gp", "rpgan")  # gan_lightning/losses.py
 AUGMENTATIONS = ("translation", "cutout", "color")  # gan_lightning/augment.py
 DCGAN_SIZES = (16, 32, 64, 128, 256)  # gan_lightning/models/dcgan.py
 BATCHNORM_NETWORKS = ("MLPGenerator", "DCGANGenerator", "DCGANDiscriminator")  # BatchNorm in training mode
@@ -73,7 +73,15 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str | Callable[[], str]]] = {
     "model.r1_every": at_least(1),
     "model.gp_weight": not_negative(),
     "model.r1_gamma": not_negative(),
+    "model.r2_gamma": not_negative(),
     "model.ema_decay": (lambda v: v is None or (_number(v) and 0 < v < 1), "must be in (0, 1), or null for no EMA"),
+    "model.augment_p": (
+        lambda v: v is None or v == "ada" or (_number(v) and 0 <= v <= 1),
+        "a probability in [0, 1], ada (adapted), or null",
+    ),
+    "model.ada_target": (lambda v: _number(v) and 0 < v < 1, "must be in (0, 1)"),
+    "model.ada_kimg": (lambda v: _number(v) and v > 0, "must be positive"),
+    "model.ema_rampup": (lambda v: v is None or (_number(v) and v > 0), "must be positive, or null for none"),
     "model.loss": (lambda v: v in _losses(), lambda: f"not a loss here; the losses are {', '.join(_losses())}"),
     "model.augment": (
         lambda v: isinstance(v, list | ListConfig) and all(op in _augmentations() for op in v),

@@ -4,6 +4,7 @@ update, with the loss, penalties and augmentation the config names."""
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -15,7 +16,8 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
-from gan_lightning.augment import build_augment
+from gan_lightning.ada import AdaptiveP
+from gan_lightning.augment import AUGMENTATIONS, build_augment
 from gan_lightning.errors import UserError
 from gan_lightning.losses import get_loss, gradient_penalty, r1_penalty
 from gan_lightning.randomness import Draw, step_key
@@ -51,6 +53,32 @@ def spectral_normalized(network: nn.Module) -> nn.Module:
     return network
 
 
+def adaptive_p(augment_p: float | str | None, target: float, kimg: float) -> AdaptiveP | None:
+    """``model.augment_p``: None or 0, no per-image probability; a number in (0, 1], that p;
+    ``ada``, p adapted from 0 (``gan_lightning/ada.py``)."""
+    if augment_p == "ada":
+        if not (0 < target < 1 and kimg > 0):
+            raise UserError(f"model.ada_target={target} must be in (0, 1), model.ada_kimg={kimg} positive")
+        return AdaptiveP(0.0, adaptive=True, target=target, kimg=kimg)
+    if augment_p is None or (isinstance(augment_p, int | float) and augment_p == 0):
+        return None
+    if not isinstance(augment_p, int | float) or isinstance(augment_p, bool) or not 0 < augment_p <= 1:
+        raise UserError(f"model.augment_p={augment_p}: a probability in [0, 1], ada, or null")
+    return AdaptiveP(float(augment_p))
+
+
+def ema_decay_at(decay: float, rampup: float | None, step: int, images_per_step: int) -> float:
+    """The EMA's decay after ``step`` generator updates. Without ``rampup``, ``decay``. With it
+    (StyleGAN2-ADA's ramp-up), the average's half-life, in images, is ``rampup`` x the images
+    seen so far, and never longer than ``decay``'s: early weights, random ones included, leave
+    the average as fast as training moves on."""
+    if not rampup:
+        return decay
+    half_life = images_per_step * math.log(0.5) / math.log(decay)
+    ramped = min(half_life, rampup * step * images_per_step)
+    return 0.5 ** (images_per_step / max(ramped, 1e-8))
+
+
 class GANModule(LightningModule):
     """Holds ``generator`` and ``discriminator`` (built from ``_target_`` configs) and trains them.
 
@@ -78,14 +106,19 @@ class GANModule(LightningModule):
         d_steps_per_g: int = 1,
         r1_gamma: float = 0.0,
         r1_every: int = 1,
+        r2_gamma: float = 0.0,
         spectral_norm: bool = False,
         augment: Sequence[str] = (),
+        augment_p: float | str | None = None,
+        ada_target: float = 0.6,
+        ada_kimg: float = 500,
         conditional: bool = False,
         num_classes: int = 0,
         channels_last: bool = False,
         compile: bool = False,
         compile_backend: str = "inductor",
         ema_decay: float | None = None,
+        ema_rampup: float | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(
@@ -96,23 +129,30 @@ class GANModule(LightningModule):
                 "d_optimizer": _plain(d_optimizer),
                 **dict(latent_dim=latent_dim, num_fixed_samples=num_fixed_samples, seed=seed, loss=loss),
                 **dict(gp_weight=gp_weight, d_steps_per_g=d_steps_per_g, r1_gamma=r1_gamma, r1_every=r1_every),
+                **dict(r2_gamma=r2_gamma),
                 **dict(spectral_norm=spectral_norm, augment=list(augment), channels_last=channels_last),
                 **dict(conditional=conditional, num_classes=num_classes if conditional else 0),
                 **dict(compile=compile, compile_backend=compile_backend, ema_decay=ema_decay),
+                **dict(augment_p=augment_p, ada_target=ada_target, ada_kimg=ada_kimg, ema_rampup=ema_rampup),
             },
             logger=False,
         )
-        if d_steps_per_g < 1 or r1_every < 1 or gp_weight < 0 or r1_gamma < 0:
+        if d_steps_per_g < 1 or r1_every < 1 or min(gp_weight, r1_gamma, r2_gamma) < 0:
             raise UserError(
                 f"model.d_steps_per_g={d_steps_per_g}, model.r1_every={r1_every}: must be at least 1; "
-                f"model.gp_weight={gp_weight}, model.r1_gamma={r1_gamma}: must not be negative"
+                f"model.gp_weight={gp_weight}, model.r1_gamma={r1_gamma}, model.r2_gamma={r2_gamma}: "
+                "must not be negative"
             )
         self.automatic_optimization = False
         self.latent_dim, self.seed = latent_dim, seed
         self.loss = get_loss(loss)
         self.gp_weight, self.d_steps_per_g = gp_weight, d_steps_per_g
-        self.r1_gamma, self.r1_every = r1_gamma, r1_every
-        self.augment = build_augment(augment)
+        self.r1_gamma, self.r1_every, self.r2_gamma = r1_gamma, r1_every, r2_gamma
+        # model.augment_p: each image augmented with probability p, fixed or adapted (ADA); all
+        # the ops when none are named. Absent or 0: model.augment as before, on every image.
+        self.ada = adaptive_p(augment_p, ada_target, ada_kimg)
+        self.augment = build_augment(list(augment) or (list(AUGMENTATIONS) if self.ada is not None else []))
+        self._p: float | None = None  # this step's p, read once
         self.num_classes = self.hparams.num_classes  # 0: unconditional
         if conditional and self.num_classes < 2:
             raise UserError(f"model.conditional=true needs a data set of classes; this one has {num_classes}")
@@ -132,7 +172,7 @@ class GANModule(LightningModule):
         self.register_buffer("fixed_noise", fixed)
         # An exponential moving average of G's weights: a submodule, so it is checkpointed and
         # resumed with the rest; never trained, only updated after each generator step.
-        self.ema_decay = ema_decay
+        self.ema_decay, self.ema_rampup = ema_decay, ema_rampup
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if ema_decay else None
         # NHWC convolutions: faster on tensor-core GPUs (with mixed precision); only 4-d
         # weights change layout, so the MLP networks are unaffected.
@@ -149,8 +189,9 @@ class GANModule(LightningModule):
         return self.generator(z, labels)
 
     def d(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
-        """What the discriminator says of ``images``, augmented when ``augment`` is set."""
-        return self.discriminator(self.augment(images) if self.augment else images, labels)
+        """What the discriminator says of ``images``, augmented when ``augment`` is set (each image
+        with this step's probability p under ``augment_p``)."""
+        return self.discriminator(self.augment(images, self._p) if self.augment else images, labels)
 
     def on_train_start(self) -> None:
         # A resume restores each optimizer's hyperparameters with its state; this run's
@@ -162,11 +203,13 @@ class GANModule(LightningModule):
                 group.update({key: value for key, value in settings.items() if key != "params"})
 
     @torch.no_grad()
-    def update_ema(self) -> None:
-        """ema <- decay * ema + (1 - decay) * weights; BatchNorm statistics are copied."""
+    def update_ema(self, images_per_step: int) -> None:
+        """ema <- decay * ema + (1 - decay) * weights; BatchNorm statistics are copied. The decay
+        ramps up with the images seen when ``ema_rampup`` is set (``ema_decay_at``)."""
+        decay = ema_decay_at(self.ema_decay, self.ema_rampup, self.global_step, images_per_step)
         ema, live = self.generator_ema.state_dict(), self.generator.state_dict()
         floats = [name for name, value in ema.items() if value.is_floating_point() and "running_" not in name]
-        torch._foreach_lerp_([ema[n] for n in floats], [live[n] for n in floats], 1.0 - self.ema_decay)
+        torch._foreach_lerp_([ema[n] for n in floats], [live[n] for n in floats], 1.0 - decay)
         for name, value in ema.items():
             if name not in floats:
                 value.copy_(live[name])
@@ -181,8 +224,9 @@ class GANModule(LightningModule):
         return torch.randn(n, self.latent_dim, generator=self._generator(update, Draw.Z), device=self.device)
 
     def _penalties(self, real: Tensor, fake: Tensor, labels: Tensor | None, draw: int) -> dict[str, Tensor]:
-        """The gradient penalties D's loss takes at this update: WGAN-GP's, and R1 every
-        ``r1_every``-th update, scaled by ``r1_every`` (lazy regularization, as StyleGAN2)."""
+        """The gradient penalties D's loss takes at this update: WGAN-GP's, and R1 (reals) and R2
+        (fakes) every ``r1_every``-th update, scaled by ``r1_every`` (lazy regularization, as
+        StyleGAN2)."""
         penalties, critic = {}, lambda x: self.d(x, labels)
         if self.loss.gradient_penalty:
             mix_shape = (real.size(0),) + (1,) * (real.dim() - 1)
@@ -190,9 +234,14 @@ class GANModule(LightningModule):
                 mix_shape, generator=self._generator(draw, Draw.GP_MIX), device=self.device, dtype=real.dtype
             )
             penalties["train/gp"] = self.gp_weight * gradient_penalty(critic, real, fake, mix)
-        if self.r1_gamma and (self.global_step * self.d_steps_per_g + draw) % self.r1_every == 0:
-            penalties["train/r1"] = 0.5 * self.r1_gamma * self.r1_every * r1_penalty(critic, real)
+        if (self.global_step * self.d_steps_per_g + draw) % self.r1_every == 0:
+            for name, gamma, images in (("train/r1", self.r1_gamma, real), ("train/r2", self.r2_gamma, fake)):
+                if gamma:
+                    penalties[name] = 0.5 * gamma * self.r1_every * r1_penalty(critic, images)
         return penalties
+
+    def _sum_over_ranks(self, values: Tensor) -> Tensor:
+        return self.trainer.strategy.reduce(values, reduce_op="sum") if self.trainer.world_size > 1 else values
 
     def _last_iteration(self) -> bool:
         """Whether this step is the run's last: its scalars are logged whatever the interval."""
@@ -212,6 +261,7 @@ class GANModule(LightningModule):
         # calling self.log on the others costs ~15% of a vanilla-GAN step on a CPU, for nothing.
         log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0 or self._last_iteration()
         images, labels = batch if isinstance(batch, tuple | list) else (batch, None)
+        self._p = float(self.ada.p) if self.ada is not None else None
         if self.augment:
             # kornia draws from torch's global generator
             torch.manual_seed(step_key(self.seed, self.global_rank, self.global_step, 0, Draw.AUGMENT))
@@ -233,16 +283,24 @@ class GANModule(LightningModule):
             with _step_not_counted(opt_d):
                 opt_d.step()
             self.untoggle_optimizer(opt_d)
+            if self.ada is not None:  # p moves after every 4th D update, from there on
+                self.ada.observe(real_out)
+                reals = real.size(0) * self.trainer.world_size
+                self.ada.adjust(self.global_step * n + draw + 1, reals, self._sum_over_ranks)
 
         # Generator, against the discriminator just updated, on the last batch's fakes.
         self.toggle_optimizer(opt_g)
-        g_loss = self.loss.generator(self.d(fake, classes))
+        paired = None
+        if self.loss.generator_takes_real:  # a relativistic loss: the updated D's outputs on the reals
+            with torch.no_grad():
+                paired = self.d(real, classes)
+        g_loss = self.loss.generator(self.d(fake, classes), paired)
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(g_loss)
         opt_g.step()
         self.untoggle_optimizer(opt_g)
         if self.generator_ema is not None:
-            self.update_ema()
+            self.update_ema(fake.size(0) * self.trainer.world_size)
 
         # D's outputs as the loss reads them: probabilities for BCE, raw scores otherwise.
         metrics = {
@@ -252,6 +310,8 @@ class GANModule(LightningModule):
             "train/d_fake": self.loss.outputs(fake_out.detach()),
         }
         extra = {name: value.detach() for name, value in penalties.items()}
+        if self.ada is not None:
+            extra |= {"train/augment_p": self.ada.p.float(), "train/ada_rt": self.ada.rt.float()}
         if self.loss.equilibrium:  # how far both losses are from where D cannot tell
             d_eq, g_eq = self.loss.equilibrium
             extra["train/equilibrium_gap"] = (d_loss.detach() - d_eq).abs() + (g_loss.detach() - g_eq).abs()

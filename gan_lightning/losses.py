@@ -9,6 +9,11 @@ mean, and ``model.loss=<name>`` trains with it::
     def my_loss(fake: Tensor, real: Tensor | None = None) -> Tensor:
         ...
 
+A loss whose generator term also needs D's outputs on reals (a relativistic one) says so with
+``generator_takes_real=True``: it is then called ``loss(fake, real, generator=True)`` for G, and
+the step hands it D's outputs on the batch's reals, the i-th real paired with the i-th fake (of
+the same class, for a conditional run).
+
 ``probabilities``: D's outputs are logits of P(real), so ``train/d_real`` and ``train/d_fake``
 are mean probabilities and the divergence guard's D(G(z)) floor applies; otherwise they are
 D's mean raw outputs (scores) and the floor does not apply. ``equilibrium``: the (D, G) losses
@@ -36,12 +41,13 @@ class Loss:
     probabilities: bool
     equilibrium: tuple[float, float] | None
     gradient_penalty: bool  # WGAN-GP: D's loss also takes model.gp_weight x the penalty
+    generator_takes_real: bool = False  # G's loss pairs D(fake) with D(real): the step passes it
 
     def discriminator(self, real: Tensor, fake: Tensor) -> Tensor:
         return self.fn(fake, real)
 
-    def generator(self, fake: Tensor) -> Tensor:
-        return self.fn(fake)
+    def generator(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
+        return self.fn(fake, real, generator=True) if self.generator_takes_real else self.fn(fake)
 
     def outputs(self, d_outputs: Tensor) -> Tensor:
         """What ``train/d_real`` and ``train/d_fake`` report: mean probabilities, or mean scores."""
@@ -52,10 +58,15 @@ LOSSES: dict[str, Loss] = {}
 
 
 def register_loss(
-    name: str, *, probabilities: bool, equilibrium: tuple[float, float] | None = None, gradient_penalty: bool = False
+    name: str,
+    *,
+    probabilities: bool,
+    equilibrium: tuple[float, float] | None = None,
+    gradient_penalty: bool = False,
+    generator_takes_real: bool = False,
 ) -> Callable[[Callable[..., Tensor]], Callable[..., Tensor]]:
     def register(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
-        LOSSES[name] = Loss(name, fn, probabilities, equilibrium, gradient_penalty)
+        LOSSES[name] = Loss(name, fn, probabilities, equilibrium, gradient_penalty, generator_takes_real)
         return fn
 
     return register
@@ -118,6 +129,16 @@ def wgan(fake: Tensor, real: Tensor | None = None) -> Tensor:
     return fake.mean() - real.mean()
 
 
+@register_loss("rpgan", probabilities=False, equilibrium=(LN2, LN2), generator_takes_real=True)
+def rpgan(fake: Tensor, real: Tensor | None = None, generator: bool = False) -> Tensor:
+    """Relativistic pairing (Jolicoeur-Martineau, 2019), R3GAN's loss (Huang et al., 2024) with
+    model.r1_gamma and model.r2_gamma. Each real is paired with the fake of the same index.
+    D: softplus(D(G(z)) - D(x)); G: softplus(D(x) - D(G(z))). Where D cannot tell, both are ln 2."""
+    assert real is not None, "rpgan pairs each fake with a real"
+    gap = real - fake
+    return F.softplus(gap).mean() if generator else F.softplus(-gap).mean()
+
+
 def gradient_penalty(discriminator: Callable[..., Tensor], real: Tensor, fake: Tensor, mix: Tensor) -> Tensor:
     """WGAN-GP's penalty, E[(||grad D(x_hat)||_2 - 1)^2] at x_hat = mix * x + (1 - mix) * G(z),
     ``mix`` one U(0, 1) draw per sample, shaped to broadcast over the image."""
@@ -126,8 +147,9 @@ def gradient_penalty(discriminator: Callable[..., Tensor], real: Tensor, fake: T
     return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
 
 
-def r1_penalty(discriminator: Callable[..., Tensor], real: Tensor) -> Tensor:
-    """R1 (Mescheder et al., 2018): E[||grad_x D(x)||^2] on real images."""
-    real = real.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(discriminator(real).sum(), real, create_graph=True)
+def r1_penalty(discriminator: Callable[..., Tensor], images: Tensor) -> Tensor:
+    """R1 (Mescheder et al., 2018): E[||grad_x D(x)||^2] on real images; on fakes, the same
+    zero-centred penalty is R2 (Roth et al., 2017; R3GAN takes both)."""
+    images = images.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(images).sum(), images, create_graph=True)
     return grad.flatten(1).pow(2).sum(dim=1).mean()

@@ -131,8 +131,14 @@ def test_two_process_ddp_on_cpu_stops_on_sigterm_together_and_resumes(tmp_path):
     # the SIGTERM; rank 1 must stop at the same iteration, or DDP would hang.
     sigterm = ["+callbacks.sigterm._target_=tests.test_resume.SignalAt", "+callbacks.sigterm.step=8"]
     sigterm += [f"+callbacks.sigterm.signum={int(signal.SIGTERM)}", "+callbacks.sigterm.rank=0"]
-    result = gan_train(tmp_path, "trainer=ddp_cpu", "experiment=mnist_cgan", "debug=limit", OFFLINE, *sigterm)
+    # With ADA, whose r_t is averaged over the ranks: both hold the same p at every step.
+    ada = ["model.augment_p=ada", "model.ada_kimg=1", "+callbacks.record_p._target_=tests.test_ada.RecordP"]
+    ada += [f"+callbacks.record_p.dirpath={tmp_path}"]
+    result = gan_train(tmp_path, "trainer=ddp_cpu", "experiment=mnist_cgan", "debug=limit", OFFLINE, *sigterm, *ada)
     assert result.returncode == 143, result.stderr[-3000:]
+    ranks = [(tmp_path / f"p_rank{rank}.txt").read_text().splitlines() for rank in (0, 1)]
+    assert ranks[0] == ranks[1] and len(ranks[0]) == 9, ranks
+    assert float(ranks[0][-1].split()[1]) > 0  # p moved (after steps 4 and 8)
     console = result.stderr + result.stdout
     assert "Starting with 2 processes" in console
     for noise in NOISE:

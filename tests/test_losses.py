@@ -51,7 +51,22 @@ def test_what_each_loss_reports(tmp_path):
     wgan = train(compose_train(tmp_path / "wgan", *QUIET, "model.loss=wgan_gp", "trainer.max_steps=3"))
     assert "train/equilibrium_gap" not in wgan and wgan["train/gp"] > 0  # raw critic scores, no equilibrium
     r1 = train(compose_train(tmp_path / "r1", *QUIET, "model.r1_gamma=1", "trainer.max_steps=3"))
-    assert r1["train/r1"] > 0
+    assert r1["train/r1"] > 0 and "train/r2" not in r1
+    r3 = train(compose_train(tmp_path / "r3", *QUIET, "experiment=mnist_r3gan32", "trainer.max_steps=3"))
+    assert r3["train/r1"] > 0 and r3["train/r2"] > 0  # raw scores; where D cannot tell, ln 2 each
+    gap = abs(r3["train/d_loss"] - math.log(2)) + abs(r3["train/g_loss"] - math.log(2))
+    assert r3["train/equilibrium_gap"] == pytest.approx(gap, rel=1e-5)
+
+
+def test_rpgan_pairs_each_real_with_its_fake_as_the_formula_says():
+    real, fake = torch.tensor([2.0, -1.0, 0.5]), torch.tensor([1.0, 3.0, 0.5])
+    rpgan = get_loss("rpgan")
+    by_hand = [math.log1p(math.exp(f - r)) for r, f in zip(real.tolist(), fake.tolist(), strict=True)]
+    assert rpgan.discriminator(real, fake).item() == pytest.approx(sum(by_hand) / 3, rel=1e-6)
+    by_hand = [math.log1p(math.exp(r - f)) for r, f in zip(real.tolist(), fake.tolist(), strict=True)]
+    assert rpgan.generator(fake, real).item() == pytest.approx(sum(by_hand) / 3, rel=1e-6)
+    # Paired, not averaged: the same outputs in another order pair differently.
+    assert rpgan.discriminator(real, fake.flip(0)).item() != pytest.approx(rpgan.discriminator(real, fake).item())
 
 
 def test_an_unknown_loss_is_named_with_the_ones_there_are(tmp_path):
@@ -81,7 +96,7 @@ def per_sample_gradients(network: nn.Module, images: torch.Tensor) -> torch.Tens
     return torch.stack(grads)
 
 
-def test_gradient_penalty_and_r1_agree_with_a_direct_autograd_computation():
+def test_gradient_penalty_r1_and_r2_agree_with_a_direct_autograd_computation():
     network = Tiny()
     real, fake = torch.randn(5, 2, 3, 3), torch.randn(5, 2, 3, 3)
     mix = torch.rand(5, 1, 1, 1)
@@ -90,6 +105,10 @@ def test_gradient_penalty_and_r1_agree_with_a_direct_autograd_computation():
     torch.testing.assert_close(gradient_penalty(network, real, fake, mix), expected_gp)
     expected_r1 = per_sample_gradients(network, real).pow(2).sum(dim=1).mean()
     torch.testing.assert_close(r1_penalty(network, real), expected_r1)
+    # R2 is the same penalty at the fakes, which may arrive attached to G's graph.
+    fake_from_g = fake.clone().requires_grad_(True) * 1.0
+    expected_r2 = per_sample_gradients(network, fake).pow(2).sum(dim=1).mean()
+    torch.testing.assert_close(r1_penalty(network, fake_from_g), expected_r2)
     # Both are differentiable in D's weights: they are penalties D trains against.
     r1_penalty(network, real).backward()
     assert network.net[1].weight.grad is not None and network.net[1].weight.grad.abs().sum() > 0

@@ -23,7 +23,7 @@ FAST = [
     "callbacks.last_checkpoint.every_n_steps=2",
 ]
 # One configuration that draws every kind of random number a step has: z for two D updates
-# (d_steps_per_g=2), DiffAugment of reals and fakes, WGAN-GP's mix, R1 on its lazy schedule,
+# (d_steps_per_g=2), DiffAugment of reals and fakes, WGAN-GP's mix, R1 and R2 on their lazy schedule,
 # labels of a conditional run; and the state beside the weights that must come back with them:
 # an EMA generator, spectral norm's power-iteration vectors, the data order across epochs
 # (2,048 images, 2 x 256 a step: 4 steps an epoch, so the runs cross two epochs and resume
@@ -36,11 +36,18 @@ EVERY_DRAW = [
     "model.loss=wgan_gp",
     "model.augment=[translation,cutout,color]",
     "model.r1_gamma=1",
+    "model.r2_gamma=1",
     "model.r1_every=2",
     "model.d_steps_per_g=2",
     "model.ema_decay=0.9",
 ]
-CONFIGS = {"every-draw": EVERY_DRAW, "bce-control": ["data.batch_size=32"]}  # the control: the seeds' recipe
+# R3GAN's objective (the relativistic loss, whose G update reads D on the reals again, R1 and R2),
+# with ADA (p moves every 4 D updates: the resume at step 5 comes mid-interval) and an EMA on its ramp-up.
+R3GAN = ["experiment=mnist_r3gan32", "data.limit=1024", "data.batch_size=64", "model.r1_every=2"]
+R3GAN += ["model.generator.base_width=16", "model.discriminator.base_width=16"]
+R3GAN += ["model.augment_p=ada", "model.ada_kimg=1", "model.ema_decay=0.99"]
+BCE = ["data.batch_size=32"]  # the control: the seeds' recipe
+CONFIGS = {"every-draw": EVERY_DRAW, "r3gan": R3GAN, "bce-control": BCE}
 N = 5  # the resume starts mid-epoch, at an odd step, where R1's lazy schedule is half-way
 
 
@@ -85,8 +92,10 @@ def test_reruns_and_resumes_in_new_processes_give_the_same_weights(tmp_path, ove
 
     step, expected = weights(straight)
     assert step == 2 * N
-    if overrides is EVERY_DRAW:
+    if overrides is not CONFIGS["bce-control"]:
         assert any(name.startswith("generator_ema.") for name in expected)
+    if overrides is R3GAN:
+        assert 0 < expected["ada.p"] < 1  # p moved: its draws and its state were put to the test
     for run_dir in (again, split):
         other_step, other = weights(run_dir)
         assert other_step == step and other.keys() == expected.keys()

@@ -72,10 +72,18 @@ class DCGANGenerator(nn.Module):
 class DCGANDiscriminator(nn.Module):
     """The generator's mirror: Conv + LeakyReLU 0.2 (no norm on the input layer), stride-2
     Conv + BatchNorm + LeakyReLU blocks doubling the channels down to 4x4, then a 4x4 Conv to
-    one logit (no Sigmoid: the loss is BCE-with-logits).
+    one logit (no Sigmoid: the loss is BCE-with-logits). ``batch_norm=False`` leaves the blocks
+    unnormalized, so that D judges each image alone, as gradient penalties assume (R3GAN).
     """
 
-    def __init__(self, channels: int = 3, image_size: int = 64, base_width: int = 64, num_classes: int = 0):
+    def __init__(
+        self,
+        channels: int = 3,
+        image_size: int = 64,
+        base_width: int = 64,
+        num_classes: int = 0,
+        batch_norm: bool = True,
+    ):
         super().__init__()
         doublings = num_doublings(image_size)
         width = base_width
@@ -85,8 +93,8 @@ class DCGANDiscriminator(nn.Module):
         ]
         for _ in range(doublings - 1):
             layers += [
-                nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(width * 2),
+                nn.Conv2d(width, width * 2, 4, 2, 1, bias=not batch_norm),
+                nn.BatchNorm2d(width * 2) if batch_norm else nn.Identity(),
                 nn.LeakyReLU(0.2, inplace=True),
             ]
             width *= 2
