@@ -192,12 +192,28 @@ def finished_run(tmp_path_factory) -> Path:
         (["data.image_size=32"], "model.discriminator.image_size=28 there, 32 here"),
         (["experiment=mnist_dcgan32"], "model.generator._target_=gan_lightning.models.MLPGenerator there"),
         (["model.ema_decay=0.99"], "model.ema_decay=None there, 0.99 here"),
+        (["model.augment_p=ada"], "model.augment_p=None there, ada here"),  # ADA's p is state to resume
     ],
 )
 def test_a_checkpoint_of_other_networks_is_refused_naming_the_mismatch(tmp_path, finished_run, overrides, message):
     with pytest.raises(UserError, match=message) as refused:
         train(compose_train(tmp_path, f"ckpt_path={finished_run}", "trainer.max_steps=20", *overrides))
     assert "generator.latent_dim" not in str(refused.value)  # it follows model.latent_dim: named once
+
+
+def test_a_dcgan_checkpoint_written_before_batch_norm_was_a_key_resumes(tmp_path):
+    from gan_lightning.run.life import stored_config
+
+    small = ["experiment=mnist_dcgan32", "model.generator.base_width=8", "model.discriminator.base_width=8"]
+    small += ["data.batch_size=16", "logger=none", "~callbacks.sample_quality", "~callbacks.best_checkpoint"]
+    train(compose_train(tmp_path, *small, "trainer.max_steps=2"))
+    path = tmp_path / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(path, weights_only=True)
+    del checkpoint["hyper_parameters"]["discriminator"]["batch_norm"]  # as the earlier version wrote it
+    del stored_config(checkpoint)["model"]["discriminator"]["batch_norm"]
+    torch.save(checkpoint, path)
+    train(compose_train(tmp_path, *small, f"ckpt_path={tmp_path}", "trainer.max_steps=4"))
+    assert torch.load(path, weights_only=True)["global_step"] == 4
 
 
 def test_a_corrupt_checkpoint_is_refused(tmp_path):

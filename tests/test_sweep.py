@@ -173,7 +173,8 @@ class StandInLauncher:
             run_dir.mkdir(parents=True)
             value = 1000 * float(values["model.g_optimizer.lr"]) + int(values["seed"])
             overrides = [o for o in job if not o.startswith("hydra.")]
-            write_result(run_dir, overrides, {"val/fid": value, "iterations": 10.0}, value, "", "val/fid")
+            metrics = {"val/fid": value, "val/modes": float(values["seed"]), "iterations": 10.0}
+            write_result(run_dir, overrides, metrics, value, "", "val/fid")
         return [None] * len(jobs)
 
 
@@ -197,6 +198,8 @@ def test_sweep_seeds_runs_every_setting_on_each_seed_and_a_rerun_has_nothing_lef
             json.loads((tmp_path / r / "result.json").read_text())["overrides"][-1] for r in group["runs"].split()
         )
         assert seeds == ["seed=0", "seed=1", "seed=2"] and float(group["std"]) == pytest.approx(1.0)
+        # every other metric's mean and std over the seeds too (here each run's seed: 0, 1, 2)
+        assert float(group["val/modes mean"]) == 1.0 and float(group["val/modes std"]) == 1.0
     assert all("debug=limit" in job for job in launcher.jobs)
 
     again = StandInLauncher(tmp_path)

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 # Settings that decide the networks' shapes: a checkpoint with other values cannot be resumed.
 # Those added later count as their default in older checkpoints.
 ARCHITECTURE = {"latent_dim": None, "generator": None, "discriminator": None, "spectral_norm": False, "num_classes": 0}
+# Keys added to the networks' configs later, as their default in older checkpoints.
+NETWORK_DEFAULTS = {"model.discriminator.batch_norm": True}
 # What Hydra writes into a new run directory before the run itself starts.
 HYDRA_FILES = {CONFIG_DIR, "train.log"}
 
@@ -126,6 +128,9 @@ def check_networks(cfg: DictConfig, path: Path, checkpoint: dict[str, Any]) -> N
         model["num_classes"] = saved.get("num_classes", 0) or "the data's"  # counted from the data at fit
     wanted = _flat({key: model.get(key, default) for key, default in ARCHITECTURE.items()}, "model.")
     found = _flat({key: saved.get(key, default) for key, default in ARCHITECTURE.items()}, "model.")
+    for key, default in NETWORK_DEFAULTS.items():  # set on one side only: the other had the default
+        if (key in wanted) != (key in found):
+            (found if key in wanted else wanted)[key] = default
     differ = [k for k in sorted(wanted | found, key=lambda k: (k.count("."), k)) if wanted.get(k) != found.get(k)]
     # model.generator.latent_dim follows model.latent_dim: one difference, named once.
     named: set[tuple[str, Any, Any]] = set()
@@ -135,8 +140,9 @@ def check_networks(cfg: DictConfig, path: Path, checkpoint: dict[str, Any]) -> N
         if seen not in named:
             named.add(seen)
             mismatches.append(f"{k}={found.get(k)} there, {wanted.get(k)} here")
-    if bool(saved.get("ema_decay")) != bool(model.get("ema_decay")):
-        mismatches.append(f"model.ema_decay={saved.get('ema_decay')} there, {model.get('ema_decay')} here")
+    for key in ("ema_decay", "augment_p"):  # state beside the weights: an EMA generator, ADA's p
+        if bool(saved.get(key)) != bool(model.get(key)):
+            mismatches.append(f"model.{key}={saved.get(key)} there, {model.get(key)} here")
     if mismatches:
         raise UserError(f"ckpt_path={path} holds other networks than this run builds: {'; '.join(mismatches)}")
 

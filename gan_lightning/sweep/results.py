@@ -5,7 +5,7 @@
 The sweeper writes ``summary.csv`` and ``summary.md`` (and ``summary.png``) in the sweep
 directory when the sweep ends, and prints the Markdown: every run, best first (pruned runs with
 the epoch they reached, failed ones last), then every setting with the mean ± std of the
-objective over its seeds, ranked by the mean.
+objective over its seeds, ranked by the mean (in ``summary_by_setting.csv``, of every metric).
 """
 
 from __future__ import annotations
@@ -85,6 +85,14 @@ def settings(runs: list[dict[str, Any]]) -> dict[str, str]:
     }
 
 
+def _mean(values: list[float]) -> float:
+    return statistics.fmean(values) if values else math.nan
+
+
+def _std(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0 if values else math.nan
+
+
 def by_setting(runs: list[dict[str, Any]], sign: int = 1) -> list[dict[str, Any]]:
     """One row per setting: mean ± std of the objective over its finished seeds, best mean first."""
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -93,12 +101,19 @@ def by_setting(runs: list[dict[str, Any]], sign: int = 1) -> list[dict[str, Any]
         groups[labels[run["run"]]].append(run)
     rows = []
     for setting, members in groups.items():
-        values = [r["objective"] for r in members if r["status"] == "ok"]
+        finished = [r for r in members if r["status"] == "ok"]
+        values = [r["objective"] for r in finished]
+        names = dict.fromkeys(name for r in finished for name in r["metrics"])
         rows.append(
             {
                 "setting": setting or "(all runs alike)",
-                "mean": statistics.fmean(values) if values else math.nan,
-                "std": statistics.stdev(values) if len(values) > 1 else 0.0 if values else math.nan,
+                "mean": _mean(values),
+                "std": _std(values),
+                "metrics": {
+                    name: (_mean(seen), _std(seen))
+                    for name in names
+                    for seen in [[r["metrics"][name] for r in finished if name in r["metrics"]]]
+                },
                 "n": len(values),
                 "pruned": sum(r["status"] == "pruned" for r in members),
                 "failed": sum(r["status"] == "failed" for r in members),
@@ -148,8 +163,15 @@ def summarize(sweep_dir: str | Path) -> str:
         + [str(g["pruned"]), str(g["failed"]), " ".join(g["runs"])]
         for i, g in enumerate(groups)
     ]
+    # The CSV also holds every other metric's mean and std over each setting's finished seeds.
+    others = [m for m in metric_names if m != name]
+    spreads = [
+        [cell for m in others for cell in (f"{v:.4g}" for v in g["metrics"].get(m, (math.nan, math.nan)))]
+        for g in groups
+    ]
     with open(sweep_dir / "summary_by_setting.csv", "w", newline="") as f:
-        csv.writer(f).writerows([group_header, *group_rows])
+        header = [*group_header, *(f"{m} {stat}" for m in others for stat in ("mean", "std"))]
+        csv.writer(f).writerows([header, *(row + spread for row, spread in zip(group_rows, spreads, strict=True))])
 
     lines = ["## Runs", "", *_table(header, rows), "", "## By setting (mean ± std over seeds)", ""]
     lines += _table(group_header, group_rows)
