@@ -95,6 +95,7 @@ def mnist_root() -> Path:
 SLOWEST_FILES = (
     "test_conditional.py",
     "test_records.py",
+    "test_stacked_mnist.py",
     "test_inception.py",
     "test_notebook.py",
     "test_sweep.py",
@@ -102,6 +103,7 @@ SLOWEST_FILES = (
     "test_resume.py",
     "test_cli.py",
     "test_hardening.py",
+    "test_ada.py",
 )
 
 
