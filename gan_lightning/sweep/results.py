@@ -93,6 +93,10 @@ def _std(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0 if values else math.nan
 
 
+def _spread(values: list[float]) -> tuple[float, float]:
+    return _mean(values), _std(values)
+
+
 def by_setting(runs: list[dict[str, Any]], sign: int = 1) -> list[dict[str, Any]]:
     """One row per setting: mean ± std of the objective over its finished seeds, best mean first."""
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -110,9 +114,7 @@ def by_setting(runs: list[dict[str, Any]], sign: int = 1) -> list[dict[str, Any]
                 "mean": _mean(values),
                 "std": _std(values),
                 "metrics": {
-                    name: (_mean(seen), _std(seen))
-                    for name in names
-                    for seen in [[r["metrics"][name] for r in finished if name in r["metrics"]]]
+                    name: _spread([r["metrics"][name] for r in finished if name in r["metrics"]]) for name in names
                 },
                 "n": len(values),
                 "pruned": sum(r["status"] == "pruned" for r in members),
