@@ -16,7 +16,7 @@ from lightning.pytorch import Callback
 from tests.conftest import start_gan_train
 from tests.test_train import read_events
 
-# Each epoch is scored (and val/fid improves from one to the next).
+# Each epoch is scored.
 FAST = [
     "data.download=false",
     "trainer.deterministic=true",
@@ -52,18 +52,18 @@ def scorings(run_dir: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_resumes_from_epoch_end_checkpoints_train_what_an_unbroken_run_trains(tmp_path):
-    # 19 iterations an epoch; both limits set, epochs decide.
-    limits = ["data.batch_size=512", "trainer.max_steps=1000", "logger=none"]
+    # 4 iterations an epoch; both limits set, epochs decide.
+    limits = ["data.limit=2048", "data.batch_size=512", "trainer.max_steps=1000", "logger=none"]
     straight, run_dir = tmp_path / "straight", tmp_path / "run"
     gan_train(tmp_path, *FAST, *limits, "trainer.max_epochs=3", f"hydra.run.dir={straight}")
     gan_train(tmp_path, *FAST, *limits, "trainer.max_epochs=1", f"hydra.run.dir={run_dir}")
     # Two resumes, each improving val/fid: from the epoch-end last.ckpt, then from the
     # periodic checkpoint of the epoch just closed.
     gan_train(tmp_path, f"ckpt_path={run_dir}", "trainer.max_epochs=2")
-    gan_train(tmp_path, f"ckpt_path={run_dir}/checkpoints/epoch001-step0000038.ckpt", "trainer.max_epochs=3")
+    gan_train(tmp_path, f"ckpt_path={run_dir}/checkpoints/epoch001-step0000008.ckpt", "trainer.max_epochs=3")
 
     expected = checkpoint(straight / "checkpoints" / "last.ckpt")
-    assert expected["global_step"] == 57 and expected["epoch"] == 3
+    assert expected["global_step"] == 12 and expected["epoch"] == 3
     best = checkpoint(straight / "checkpoints" / "best.ckpt")
     # The resumed run against the unbroken one.
     assert_same_weights(expected, checkpoint(run_dir / "checkpoints" / "last.ckpt"))
@@ -71,9 +71,10 @@ def test_resumes_from_epoch_end_checkpoints_train_what_an_unbroken_run_trains(tm
     assert sorted(os.listdir(run_dir / "samples")) == sorted(os.listdir(straight / "samples"))
     # best.ckpt: the run's best, one file however many resumes.
     assert sorted(p.name for p in (run_dir / "checkpoints").glob("best*")) == ["best.ckpt"]
-    assert checkpoint(run_dir / "checkpoints" / "best.ckpt")["global_step"] == best["global_step"] == 57
+    assert best["global_step"] in (4, 8, 12)
+    assert_same_weights(best, checkpoint(run_dir / "checkpoints" / "best.ckpt"))
     result = json.loads((run_dir / "result.json").read_text())
-    assert result["epochs"] == 3 and result["metrics"]["iterations"] == 57
+    assert result["epochs"] == 3 and result["metrics"]["iterations"] == 12
 
 
 def read_csv(run_dir: Path) -> list[dict[str, str]]:
