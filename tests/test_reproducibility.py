@@ -26,12 +26,12 @@ FAST = [
 # (d_steps_per_g=2), DiffAugment of reals and fakes, WGAN-GP's mix, R1 and R2 on their lazy schedule,
 # labels of a conditional run; and the state beside the weights that must come back with them:
 # an EMA generator, spectral norm's power-iteration vectors, the data order across epochs
-# (2,048 images, 2 x 256 a step: 4 steps an epoch, so the runs cross two epochs and resume
+# (512 images, 2 x 64 a step: 4 steps an epoch, so the runs cross two epochs and resume
 # mid-one).
 EVERY_DRAW = [
     "experiment=mnist_cgan",
-    "data.limit=2048",
-    "data.batch_size=256",
+    "data.limit=512",
+    "data.batch_size=64",
     "model.spectral_norm=true",
     "model.loss=wgan_gp",
     "model.augment=[translation,cutout,color]",

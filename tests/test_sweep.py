@@ -143,7 +143,7 @@ def test_a_tpe_study_prunes_a_diverging_learning_rate(tmp_path):
         "hydra.sweeper.params=null",  # only G's learning rate, from the command line:
         "model.g_optimizer.lr=choice(0.0002,0.5)",
     ]
-    budget = ["trainer.max_epochs=2", "+trainer.limit_train_batches=10", "callbacks.sample_quality.num_samples=300"]
+    budget = ["trainer.max_epochs=2", "+trainer.limit_train_batches=5", "callbacks.sample_quality.num_samples=300"]
     result = run_gan_train(tmp_path, *search, *budget, "data.download=false", "trainer.enable_progress_bar=false")
     assert result.returncode == 0, result.stderr[-3000:]
     sweep_dir = the_sweep(tmp_path)
@@ -153,7 +153,7 @@ def test_a_tpe_study_prunes_a_diverging_learning_rate(tmp_path):
     assert "model.g_optimizer.lr=0.5" in pruned["overrides"] and pruned["epochs"] == "1"
     assert json.loads((sweep_dir / pruned["run"] / "result.json").read_text())["epochs"] == 1
     stopped = torch.load(sweep_dir / pruned["run"] / "checkpoints" / "last.ckpt", weights_only=True)
-    assert stopped["global_step"] == 10  # a clean checkpoint at the end of its first epoch
+    assert stopped["global_step"] == 5  # a clean checkpoint at the end of its first epoch
     for picture in ("summary.png", "optuna_history.png", "optuna_slice.png"):
         assert is_image(sweep_dir / picture)
 
