@@ -17,6 +17,7 @@ from gan_lightning.data.mnist import EMBEDDED
 from gan_lightning.errors import UserError
 from gan_lightning.evaluate import main as gan_eval
 from gan_lightning.sample import main as gan_sample
+from gan_lightning.sampling import generate, latents, load_generator, to_uint8
 from gan_lightning.train import train
 from tests.conftest import compose_train
 from tests.test_train import read_events
@@ -109,8 +110,14 @@ def test_a_conditional_run_resumes_with_identical_weights(tmp_path, conditional_
 
 def test_gan_sample_draws_by_class(conditional_run, tmp_path):
     gan_sample([str(conditional_run), "images", "--num", "30", "--class", "3", "--out", str(tmp_path)])
-    sevens = np.load(tmp_path / "samples_seed0_class3_30.npz")
-    assert sevens["images"].shape == (30, 28, 28, 1) and (sevens["labels"] == 3).all()
+    threes = np.load(tmp_path / "samples_seed0_class3_30.npz")
+    assert threes["images"].shape == (30, 28, 28, 1) and (threes["labels"] == 3).all()
+    # The images are what the generator draws for class 3 from the seed's noise, and another
+    # class draws others: the class reaches the generator, not only the labels file.
+    generator, latent_dim, _ = load_generator(conditional_run / "checkpoints" / "last.ckpt", ema=False)
+    z = latents(30, latent_dim, seed=0)
+    assert np.array_equal(threes["images"], to_uint8(generate(generator, z, torch.full((30,), 3))))
+    assert not np.array_equal(threes["images"], to_uint8(generate(generator, z, torch.full((30,), 4))))
     gan_sample([str(conditional_run), "images", "--num", "30", "--class", "all", "--out", str(tmp_path)])
     mixed = np.load(tmp_path / "samples_seed0_30.npz")["labels"]
     assert np.bincount(mixed).tolist() == [3] * 10  # an equal share of each class
@@ -126,6 +133,8 @@ def test_gan_eval_gives_the_fid_of_each_class(conditional_run, capsys):
     assert "CLASS_ACC" in out and "FID by class" in out
     by_class = out.split("FID by class")[1].split("\n")[1]
     assert [entry.split(":")[0] for entry in by_class.split()[::2]] == [str(k) for k in range(10)]
+    fids = [float(value) for value in by_class.split()[1::2]]
+    assert all(math.isfinite(fid) and fid > 0 for fid in fids), by_class
 
 
 def test_class_is_refused_for_an_unconditional_generator(tmp_path, capsys):

@@ -39,9 +39,14 @@ def test_images_as_npz_are_seeded_uint8(run_dir, tmp_path):
 
 def test_images_as_pngs_and_from_the_ema_generator(run_dir):
     main([str(run_dir), "images", "--num", "5", "--format", "png", "--ema"])
+    main([str(run_dir), "images", "--num", "5", "--format", "png"])
     files = sorted((run_dir / "generated" / "samples_seed0_ema").glob("*.png"))
     assert [p.name for p in files] == [f"{i:05d}.png" for i in range(5)]
     assert Image.open(files[0]).size == (28, 28)
+    # The same noise through the other generator: the EMA's images are its own.
+    raw = sorted((run_dir / "generated" / "samples_seed0").glob("*.png"))
+    ema_pixels, raw_pixels = (np.stack([np.asarray(Image.open(p)) for p in paths]) for paths in (files, raw))
+    assert ema_pixels.shape == raw_pixels.shape and not np.array_equal(ema_pixels, raw_pixels)
 
 
 @pytest.mark.parametrize("fmt, frames", [("gif", 6), ("png", 1)])
@@ -73,3 +78,14 @@ def test_loss_curves_png(tmp_path):
     main([str(run), "losses"])
     image = Image.open(run / "generated" / "losses.png")
     assert image.size[0] > 2 * image.size[1]  # side-by-side panels: losses, D's outputs, val/fid
+    # What the panels plot is what the run logged.
+    from gan_lightning.scalars import loss_figure, read_scalars
+
+    scalars = read_scalars(run)
+    axes = loss_figure(scalars).axes
+    assert [ax.get_title() for ax in axes] == ["losses", "D(x) and D(G(z))", "sample quality (lower is better)"]
+    plotted = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for ax in axes for line in ax.lines}
+    assert plotted.keys() == {"train/d_loss", "train/g_loss", "train/d_real", "train/d_fake", "val/fid"}
+    for tag, (steps, values) in plotted.items():
+        assert steps == list(scalars[tag][0]) and values == pytest.approx(list(scalars[tag][1])), tag
+    assert plotted["train/g_loss"][0] == [5, 10, 15, 20]
