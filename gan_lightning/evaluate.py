@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gan_lightning.errors import ArgumentParser, UserError, command
-from gan_lightning.run.paths import find_checkpoint
+from gan_lightning.paths import find_checkpoint
 
 if TYPE_CHECKING:
     from gan_lightning.gan_module import GANModule
@@ -30,7 +30,7 @@ def run_data_module(checkpoint: dict[str, Any], data_root: str | None) -> Any:
     """The data module the run trained on, rebuilt from the config stored in its checkpoint."""
     from hydra.utils import instantiate
 
-    from gan_lightning.run.life import stored_config
+    from gan_lightning.run.records import stored_config
 
     config = stored_config(checkpoint)
     if not config or "data" not in config:
@@ -64,7 +64,8 @@ def evaluate(
     from gan_lightning.callbacks.sample_quality import default_features
     from gan_lightning.gan_module import GANModule
     from gan_lightning.metrics.scores import SampleScores, as_float_batches
-    from gan_lightning.run.life import load_checkpoint, stored_config
+    from gan_lightning.run.records import stored_config
+    from gan_lightning.run.resume import load_checkpoint
     from gan_lightning.sampling import sample_batches
 
     checkpoint = load_checkpoint(ckpt)

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch import LightningModule
-from lightning.pytorch.core.optimizer import LightningOptimizer
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
@@ -20,29 +18,13 @@ from gan_lightning.ada import AdaptiveP
 from gan_lightning.augment import AUGMENTATIONS, build_augment
 from gan_lightning.errors import UserError
 from gan_lightning.losses import get_loss, gradient_penalty, r1_penalty
+from gan_lightning.private_api import step_not_counted
 from gan_lightning.randomness import Draw, step_key
 
 
 def _plain(cfg: Any) -> Any:
     """Configs become plain dicts so checkpoints load without Hydra's config objects."""
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
-
-
-@contextmanager
-def _step_not_counted(optimizer: LightningOptimizer) -> Iterator[None]:
-    """Run ``optimizer.step()`` without Lightning counting it as a global step.
-
-    Lightning counts every manual ``optimizer.step()``; with two optimizers ``global_step``
-    would double. Leaving D's steps uncounted makes one iteration (n D updates, one G update)
-    one step, so ``max_steps``, checkpoint intervals and the TensorBoard x-axis all count
-    generator updates.
-    """
-    before, after = optimizer._on_before_step, optimizer._on_after_step
-    optimizer._on_before_step = optimizer._on_after_step = lambda: None
-    try:
-        yield
-    finally:
-        optimizer._on_before_step, optimizer._on_after_step = before, after
 
 
 def spectral_normalized(network: nn.Module) -> nn.Module:
@@ -280,7 +262,7 @@ class GANModule(LightningModule):
             d_loss = self.loss.discriminator(real_out, fake_out)
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(d_loss + sum(penalties.values()) if penalties else d_loss)
-            with _step_not_counted(opt_d):
+            with step_not_counted(opt_d):
                 opt_d.step()
             self.untoggle_optimizer(opt_d)
             if self.ada is not None:  # p moves after every 4th D update, from there on

@@ -24,7 +24,7 @@ from pathlib import Path
 from PIL import Image
 
 from gan_lightning.errors import ArgumentParser, UserError, command
-from gan_lightning.run.paths import find_checkpoint, run_dir_of
+from gan_lightning.paths import find_checkpoint, run_dir_of
 
 
 def save_gif(frames: list[Image.Image], path: Path, duration_ms: int) -> None:

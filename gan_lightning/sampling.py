@@ -15,8 +15,8 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
-from gan_lightning.data.base import to_pixels
 from gan_lightning.errors import UserError
+from gan_lightning.pixels import to_pixels
 
 
 def latents(n: int, latent_dim: int, seed: int, device: torch.device | str = "cpu") -> Tensor:

@@ -31,13 +31,14 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from gan_lightning import paths
 from gan_lightning.checks import check_config
 from gan_lightning.console import quiet
 from gan_lightning.errors import DEBUG_ENV, Interrupted, UserError, command, describe, exit_with, find_reported_error
-from gan_lightning.run import paths
-from gan_lightning.run.life import Run, final_metrics, in_multirun, typed_overrides
+from gan_lightning.run.life import Run, in_multirun, typed_overrides
 from gan_lightning.run.lock import RunLock, is_rank_zero
 from gan_lightning.run.overrides import restore_overrides
+from gan_lightning.run.records import final_metrics
 from gan_lightning.sweep.results import RESULT, objective, write_result
 
 if TYPE_CHECKING:
@@ -93,9 +94,9 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str
 
 
 def _refuse_multi_process_sweeps(trainer: Any, multirun: bool) -> None:
-    from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
+    from gan_lightning.private_api import starts_its_own_processes
 
-    if multirun and isinstance(trainer.strategy.launcher, _SubprocessScriptLauncher):
+    if multirun and starts_its_own_processes(trainer):
         raise UserError(
             "-m with a multi-process trainer: Lightning would start this command again per process, "
             "sweep and all. Sweep with one process per run (trainer=gpu), or launch the sweep on a "

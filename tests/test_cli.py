@@ -111,8 +111,8 @@ OTHER_COMMANDS = {
     "sample-bad-mode": (["gan_lightning.sample", "run", "gird"], "error: argument mode: invalid choice: 'gird'"),
     "eval-no-run": (["gan_lightning.evaluate", "no/such/run"], "error: no/such/run: no checkpoint at"),
     "eval-bad-count": (["gan_lightning.evaluate", "run", "--num-samples", "many"], "error: argument --num-samples"),
-    "summary-no-folder": (["gan_lightning.sweep.results", "no/such/sweep"], "error: no/such/sweep: no such folder"),
-    "summary-no-runs": (["gan_lightning.sweep.results", "."], "error: .: no run of a sweep in it"),
+    "summary-no-folder": (["gan_lightning.sweep.summary", "no/such/sweep"], "error: no/such/sweep: no such folder"),
+    "summary-no-runs": (["gan_lightning.sweep.summary", "."], "error: .: no run of a sweep in it"),
 }
 
 

@@ -15,7 +15,7 @@ from lightning.pytorch import Callback
 import gan_lightning.checkpoint_io as checkpoint_io
 from gan_lightning.checkpoint_io import AtomicCheckpointIO
 from gan_lightning.errors import Interrupted, TrainingError, UserError
-from gan_lightning.run.paths import run_dir as run_dir_for_new_run
+from gan_lightning.paths import run_dir as run_dir_for_new_run
 from gan_lightning.train import train
 from tests.conftest import compose_train, run_gan_train, start_gan_train
 
@@ -202,7 +202,7 @@ def test_a_checkpoint_of_other_networks_is_refused_naming_the_mismatch(tmp_path,
 
 
 def test_a_dcgan_checkpoint_written_before_batch_norm_was_a_key_resumes(tmp_path):
-    from gan_lightning.run.life import stored_config
+    from gan_lightning.run.records import stored_config
 
     small = ["experiment=mnist_dcgan32", "model.generator.base_width=8", "model.discriminator.base_width=8"]
     small += ["data.batch_size=16", "logger=none", "~callbacks.sample_quality", "~callbacks.best_checkpoint"]

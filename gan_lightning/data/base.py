@@ -11,16 +11,7 @@ from lightning.pytorch import LightningDataModule
 
 from gan_lightning.data.batches import ShuffledBatches
 from gan_lightning.errors import UserError
-
-
-def to_unit_range(pixels: torch.Tensor) -> torch.Tensor:
-    """uint8 images in [0, 255] -> float images in [-1, 1], the generator's Tanh range."""
-    return pixels.float().div_(127.5).sub_(1.0)
-
-
-def to_pixels(images: torch.Tensor) -> torch.Tensor:
-    """Float images in [-1, 1] -> uint8 in [0, 255]: the inverse of ``to_unit_range``."""
-    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+from gan_lightning.pixels import to_unit_range
 
 
 class ImageDataModule(LightningDataModule):

@@ -19,12 +19,12 @@ import torch.nn.functional as F
 from lightning.pytorch import LightningModule, Trainer, seed_everything
 from torch.utils.data import DataLoader, TensorDataset
 
-from gan_lightning.data.base import to_unit_range
 from gan_lightning.data.idx import read_idx_images, read_idx_labels
 from gan_lightning.data.mnist import resize_digits
 from gan_lightning.data.sources import find_file
 from gan_lightning.errors import ArgumentParser, UserError, command
 from gan_lightning.metrics.classifier import WEIGHTS_DIR, DigitClassifier
+from gan_lightning.pixels import to_unit_range
 
 
 class ClassifierTraining(LightningModule):

@@ -13,15 +13,13 @@ import math
 import torch
 from torch import nn
 
-from gan_lightning.errors import UserError
-
 SUPPORTED_SIZES = (16, 32, 64, 128, 256)
 
 
 def num_doublings(image_size: int) -> int:
     """Stride-2 steps between the 4x4 base and ``image_size``; refuses sizes DCGAN can't make."""
     if image_size not in SUPPORTED_SIZES:
-        raise UserError(f"image_size={image_size}: DCGAN makes square power-of-two images, one of {SUPPORTED_SIZES}")
+        raise ValueError(f"image_size={image_size}: DCGAN makes square power-of-two images, one of {SUPPORTED_SIZES}")
     return int(math.log2(image_size)) - 2
 
 

@@ -1,11 +1,14 @@
-"""A run's life, in one place: its directory and lock, the config it restores on resume,
-the signals that stop it, and the checkpoint it resumes from.
+"""A run's life, each part a module with one job, composed by ``Run`` (``life``) for ``train()``:
 
-- ``paths``: where a run lives, and which checkpoint a ``ckpt_path`` means;
 - ``lock``: one process trains a run at a time;
 - ``overrides``: ``gan-train ckpt_path=<run>`` composes the run's own overrides, then yours;
-- ``life``: ``Run``, the context ``train()`` trains in: lock, signals, resume checks, clean-up.
+- ``signals``: Ctrl-C, SIGTERM and SLURM's requeue signal, recorded for the run to stop on;
+- ``resume``: the checkpoint a resume starts from, checked (it loads, its networks, what changed);
+- ``records``: what a run keeps beside its weights (config, overrides, metrics) and reads back;
+- ``callbacks``: the run's own callbacks: its record in each checkpoint, the stop on a signal;
+- ``life``: ``Run``, the context ``train()`` trains in.
 
-The first three import no torch or Lightning, so the command line can use them before
-anything heavy is loaded.
+All but ``callbacks`` import no torch or Lightning, so the command line can use them before
+anything heavy is loaded. Where a run lives (its directory, which checkpoint a ``ckpt_path``
+means) is ``gan_lightning/paths.py``, shared with the sweeps, gan-sample and gan-eval.
 """

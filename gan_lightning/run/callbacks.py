@@ -9,8 +9,10 @@ import torch
 from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch import Callback, LightningModule, Trainer
 
-from gan_lightning.run.life import Run, logged_metrics
-from gan_lightning.run.paths import slurm_job
+from gan_lightning.paths import slurm_job
+from gan_lightning.private_api import cluster_environment, forget_sigterm
+from gan_lightning.run.records import logged_metrics
+from gan_lightning.run.signals import Signals
 
 
 class RunRecord(Callback):
@@ -67,13 +69,13 @@ class StopOnSignal(Callback):
     """Acts on the run's ``Signals``: once one arrived on any rank, every rank stops after the
     same iteration, and ``last.ckpt`` is saved at the end of training as usual."""
 
-    def __init__(self, run: Run) -> None:
-        self.run = run
+    def __init__(self, signals: Signals) -> None:
+        self.signals = signals
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self.run.started = True
-        signals = self.run.signals
-        environment = getattr(trainer._accelerator_connector, "cluster_environment", None)
+        signals = self.signals
+        signals.training_started = True
+        environment = cluster_environment(trainer)
         if isinstance(environment, SLURMEnvironment) and environment.auto_requeue and slurm_job():
             signals.requeue_signal = int(environment.requeue_signal or signal.SIGUSR1)
         # When fit began, Lightning put its own handlers in place of the run's: its SIGTERM one
@@ -81,10 +83,10 @@ class StopOnSignal(Callback):
         # a SIGTERM Lightning saw while setting up: the run's handler saw it too, and this run
         # stops after its first iteration, saved, instead.
         signals.install((signal.SIGTERM,) + ((signals.requeue_signal,) if signals.requeue_signal else ()))
-        trainer._signal_connector.received_sigterm = False
+        forget_sigterm(trainer)
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args: Any) -> None:
-        signals = self.run.signals
+        signals = self.signals
         # Every rank must stop at the same iteration, or DDP would hang in its next all-reduce.
         if trainer.strategy.reduce_boolean_decision(signals.signum is not None, all=False):
             signum = torch.tensor(signals.signum or 0, device=trainer.strategy.root_device)

@@ -10,30 +10,27 @@ import os
 import shutil
 import signal
 import subprocess
-import threading
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from gan_lightning.errors import Interrupted, UserError
+from gan_lightning.errors import Interrupted
+from gan_lightning.paths import CONFIG_DIR, LAST, find_checkpoint, slurm_job
 from gan_lightning.run import overrides as restored_overrides
 from gan_lightning.run.lock import RunLock, is_rank_zero
-from gan_lightning.run.paths import CONFIG_DIR, LAST, find_checkpoint, slurm_job
+from gan_lightning.run.records import final_metrics, recorded_metrics
+from gan_lightning.run.resume import changed_settings, check_networks, finished, load_checkpoint
+from gan_lightning.run.signals import Signals
 
 if TYPE_CHECKING:
     from lightning.pytorch import Callback, Trainer
 
 log = logging.getLogger(__name__)
 
-# Settings that decide the networks' shapes: a checkpoint with other values cannot be resumed.
-# Those added later count as their default in older checkpoints.
-ARCHITECTURE = {"latent_dim": None, "generator": None, "discriminator": None, "spectral_norm": False, "num_classes": 0}
-# Keys added to the networks' configs later, as their default in older checkpoints.
-NETWORK_DEFAULTS = {"model.discriminator.batch_norm": True}
 # What Hydra writes into a new run directory before the run itself starts.
 HYDRA_FILES = {CONFIG_DIR, "train.log"}
 
@@ -45,154 +42,6 @@ def in_multirun() -> bool:
 def typed_overrides() -> list[str]:
     """The overrides of this run as Hydra received them: the run's own and those typed now."""
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-
-
-def stored_config(checkpoint: dict[str, Any]) -> dict[str, Any] | None:
-    """The run config a checkpoint holds (``LogRunConfig`` in checkpoints of earlier versions)."""
-    states = checkpoint.get("callbacks", {})
-    return (states.get("RunRecord") or states.get("LogRunConfig") or {}).get("config")
-
-
-class Signals:
-    """Ctrl-C (SIGINT), SIGTERM (what schedulers send on preemption) and, under SLURM with
-    auto-requeue, its requeue signal: the first asks training to stop after the iteration under
-    way (``signum`` records it; the ``StopOnSignal`` callback acts on it), a second one aborts
-    at once, without saving."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self.cut_short = False  # training stopped at an iteration for it (else it came after the last)
-        self.requeue_signal: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def install(self, signums: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for signum in signums:
-            previous = signal.signal(signum, self._handle)
-            self._previous.setdefault(signum, previous)
-
-    def restore(self) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        self._previous.clear()
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        name = signal.Signals(signum).name
-        if self.signum is not None:
-            raise Interrupted(signum, f"{name} again: stopped at once, nothing saved")
-        self.signum = signum
-        again = "Ctrl-C" if signum == signal.SIGINT else name
-        log.warning("%s: stopping after this iteration and saving last.ckpt (%s again stops at once)", name, again)
-
-
-def _first_sentence(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0].split('. ')[0][:160] if text else ''}"
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """The checkpoint at ``path``; an unreadable one is a UserError that names the newest
-    checkpoint of the same run that does load, as the command to resume from."""
-    import torch
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        message = f"{path} is not a readable checkpoint ({_first_sentence(err)})"
-        for other in sorted(path.parent.glob("*.ckpt"), key=lambda p: p.stat().st_mtime, reverse=True):
-            if other.resolve() == path.resolve():
-                continue
-            try:
-                torch.load(other, map_location="cpu", weights_only=True)
-            except Exception:
-                continue
-            message += f"; the newest that loads is {other.name}: gan-train ckpt_path={other}"
-            break
-        raise UserError(message) from err
-
-
-def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(tree, dict):
-        return {k: v for key, value in tree.items() for k, v in _flat(value, f"{prefix}{key}.").items()}
-    return {prefix.rstrip("."): tree}
-
-
-def check_networks(cfg: DictConfig, path: Path, checkpoint: dict[str, Any]) -> None:
-    """Raise if the checkpoint holds other networks than ``cfg`` builds."""
-    saved = checkpoint.get("hyper_parameters")
-    if not saved or "generator" not in saved:
-        raise UserError(f"ckpt_path={path}: not a gan_lightning checkpoint (no generator in its hyperparameters)")
-    model = OmegaConf.to_container(cfg.model, resolve=True)
-    if model.get("conditional"):
-        model["num_classes"] = saved.get("num_classes", 0) or "the data's"  # counted from the data at fit
-    wanted = _flat({key: model.get(key, default) for key, default in ARCHITECTURE.items()}, "model.")
-    found = _flat({key: saved.get(key, default) for key, default in ARCHITECTURE.items()}, "model.")
-    for key, default in NETWORK_DEFAULTS.items():  # set on one side only: the other had the default
-        if (key in wanted) != (key in found):
-            (found if key in wanted else wanted)[key] = default
-    differ = [k for k in sorted(wanted | found, key=lambda k: (k.count("."), k)) if wanted.get(k) != found.get(k)]
-    # model.generator.latent_dim follows model.latent_dim: one difference, named once.
-    named: set[tuple[str, Any, Any]] = set()
-    mismatches = []
-    for k in differ:
-        seen = (k.rsplit(".", 1)[-1], repr(found.get(k)), repr(wanted.get(k)))
-        if seen not in named:
-            named.add(seen)
-            mismatches.append(f"{k}={found.get(k)} there, {wanted.get(k)} here")
-    for key in ("ema_decay", "augment_p"):  # state beside the weights: an EMA generator, ADA's p
-        if bool(saved.get(key)) != bool(model.get(key)):
-            mismatches.append(f"model.{key}={saved.get(key)} there, {model.get(key)} here")
-    if mismatches:
-        raise UserError(f"ckpt_path={path} holds other networks than this run builds: {'; '.join(mismatches)}")
-
-
-def changed_settings(cfg: DictConfig, checkpoint: dict[str, Any]) -> list[str]:
-    """Each setting that differs from the run's own, ``old -> new``."""
-    before = _flat(stored_config(checkpoint) or {})
-    if not before:
-        return []
-    now = _flat(OmegaConf.to_container(cfg, resolve=True))
-    keys = sorted((before.keys() | now.keys()) - {"ckpt_path"})
-    absent = "(not set)"
-    return [f"{k} {before.get(k, absent)} -> {now.get(k, absent)}" for k in keys if before.get(k) != now.get(k)]
-
-
-def recorded_metrics(checkpoint: dict[str, Any]) -> dict[str, float]:
-    """The metrics a checkpoint's run had logged when it was saved, with its step and epochs."""
-    metrics = (checkpoint.get("callbacks", {}).get("RunRecord") or {}).get("metrics") or {}
-    return {
-        **metrics,
-        "iterations": float(checkpoint.get("global_step", 0)),
-        "epochs": float(checkpoint.get("epoch", 0)),
-    }
-
-
-def logged_metrics(trainer: Trainer) -> dict[str, float]:
-    """The metrics logged last, as floats; ``step`` (the x the scalars are logged at) is none."""
-    return {name: float(value) for name, value in trainer.callback_metrics.items() if name != "step"}
-
-
-def final_metrics(trainer: Trainer) -> dict[str, float]:
-    """The metrics logged last, the step count (``iterations``) and the epochs trained, in
-    whole and partial epochs."""
-    metrics = logged_metrics(trainer)
-    batches = trainer.num_training_batches
-    epochs = trainer.global_step / batches if batches and batches != float("inf") else trainer.current_epoch
-    return {**metrics, "iterations": float(trainer.global_step), "epochs": round(float(epochs), 3)}
-
-
-def finished(cfg: DictConfig, checkpoint: dict[str, Any]) -> str | None:
-    """Why there is nothing to do, if the checkpoint's run already reached this run's limits."""
-    step = checkpoint.get("global_step", 0)
-    progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {})
-    epochs = progress.get("current", {}).get("completed", 0)
-    max_steps, max_epochs = cfg.trainer.get("max_steps", -1), cfg.trainer.get("max_epochs")
-    if max_steps is not None and max_steps >= 0 and step >= max_steps:
-        return f"already at step {step} of trainer.max_steps={max_steps}; raise it to train on"
-    if max_epochs is not None and max_epochs >= 0 and epochs >= max_epochs:
-        return f"already finished {epochs} epochs of trainer.max_epochs={max_epochs}; raise it to train on"
-    return None
 
 
 class Run:
@@ -209,7 +58,6 @@ class Run:
         self.cfg = cfg
         self.dir = Path(cfg.paths.output_dir)
         self.signals = Signals()
-        self.started = False  # set when training starts: from then on the run directory is kept
         self.finished: str | None = None
         self.dry = bool(cfg.trainer.get("fast_dev_run"))  # debug=fdr: a check that leaves nothing behind
         self.final_metrics: dict[str, float] = {}  # a finished run's, as its last checkpoint recorded them
@@ -259,7 +107,7 @@ class Run:
         config, overrides = OmegaConf.to_container(self.cfg, resolve=True), typed_overrides()
         metrics = [self.cfg.optimized_metric, "train/d_loss", "train/g_loss"]
         shown = LogHyperparameters(readable_hyperparameters(self.cfg, overrides), metrics)
-        return [RunRecord(config, overrides), StopOnSignal(self), shown]
+        return [RunRecord(config, overrides), StopOnSignal(self.signals), shown]
 
     def end(self, trainer: Trainer) -> None:
         """After fit: raise ``Interrupted`` if a signal stopped training (requeueing a SLURM
@@ -287,10 +135,10 @@ class Run:
         self.signals.restore()
         if self._lock is not None:
             self._lock.release()
-        failed_early = error is not None and not self.started
+        failed_early = error is not None and not self.signals.training_started
         if (failed_early or self.dry) and self._rank_zero and not in_multirun():
             self._remove_what_this_command_created()
-        if self._rank_zero and self.dir.is_dir() and self.started:
+        if self._rank_zero and self.dir.is_dir() and self.signals.training_started:
             log.info("Run directory: %s", self.dir)
 
     def _remove_what_this_command_created(self) -> None:

@@ -1,3 +1,3 @@
-from gan_lightning.sweep.results import main
+from gan_lightning.sweep.summary import main
 
 main()

@@ -144,7 +144,7 @@ def _optuna_plots(sweep_dir: Path) -> None:
     from optuna.importance import PedAnovaImportanceEvaluator
     from optuna.visualization import matplotlib as optuna_plots
 
-    from gan_lightning.sweep.study import load_study
+    from gan_lightning.sweep.storage import load_study
 
     study = load_study(sweep_dir)
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]

@@ -1,6 +1,5 @@
-"""Sweep bookkeeping: each run's ``result.json``, and the summary of a whole sweep.
-
-    gan-sweep-summary logs/train/multiruns/<date>_<time>     # rebuild it at any time
+"""Sweep bookkeeping: each run's ``result.json``, and the tables of a whole sweep's summary
+(``summary.py`` adds its picture and the ``gan-sweep-summary`` command).
 
 The sweeper writes ``summary.csv`` and ``summary.md`` (and ``summary.png``) in the sweep
 directory when the sweep ends, and prints the Markdown: every run, best first (pruned runs with
@@ -15,10 +14,11 @@ import json
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gan_lightning.errors import ArgumentParser, UserError, command
+from gan_lightning.errors import UserError
 
 RESULT = "result.json"
 STUDY_FILE = "study.json"  # written by the sweeper: how a run reaches the study, and its direction
@@ -131,9 +131,9 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
 
 
-def summarize(sweep_dir: str | Path) -> str:
-    """Write ``summary.csv``, ``summary_by_setting.csv``, ``summary.md`` and ``summary.png`` in
-    ``sweep_dir``; return the Markdown."""
+def summarize(sweep_dir: str | Path, draw: Callable[[Path, list, list], Path | None] | None = None) -> str:
+    """Write ``summary.csv``, ``summary_by_setting.csv`` and ``summary.md`` in ``sweep_dir``,
+    with the picture ``draw`` makes of its runs and settings, if any; return the Markdown."""
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise UserError(f"{sweep_dir}: no such folder")
@@ -189,22 +189,9 @@ def summarize(sweep_dir: str | Path) -> str:
             f"Best run: {best['run']} ({name} {best['objective']:.4g})",
             f"Resume it: gan-train ckpt_path={sweep_dir / best['run']}",  # its own overrides come back
         ]
-    from gan_lightning.sweep.plots import plot_summary
-
-    picture = plot_summary(sweep_dir, runs, groups)
+    picture = draw(sweep_dir, runs, groups) if draw else None
     if picture:
         lines += ["", f"Picture: {picture}"]
     markdown = "\n".join(lines) + "\n"
     (sweep_dir / "summary.md").write_text(markdown)
     return markdown
-
-
-@command
-def main(argv: list[str] | None = None) -> None:
-    parser = ArgumentParser(__doc__)
-    parser.add_argument("sweep_dir", help="the sweep directory (logs/train/multiruns/<date>_<time>)")
-    print(summarize(parser.parse_args(argv).sweep_dir))
-
-
-if __name__ == "__main__":
-    main()

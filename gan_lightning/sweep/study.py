@@ -13,7 +13,6 @@ import json
 import logging
 import math
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +22,15 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
 from gan_lightning.errors import UserError
+from gan_lightning.paths import LAST
 from gan_lightning.run.lock import RunLock
-from gan_lightning.run.paths import LAST
-from gan_lightning.sweep.results import RESULT, STUDY_FILE, summarize
+from gan_lightning.sweep.results import RESULT, STUDY_FILE
 from gan_lightning.sweep.space import SEED, SearchSpace
+from gan_lightning.sweep.storage import make_pruner, open_storage
+from gan_lightning.sweep.summary import summarize
 
 log = logging.getLogger(__name__)
 
-JOURNAL = "optuna.journal"
 SAMPLERS = ("grid", "tpe", "random")
 
 
@@ -60,38 +60,6 @@ def _sampler(name: str, space: SearchSpace, seed: int | None, options: dict[str,
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed, **options)
     return optuna.samplers.RandomSampler(seed=seed)
-
-
-PRUNERS: dict[str, Callable[..., optuna.pruners.BasePruner]] = {
-    "none": optuna.pruners.NopPruner,
-    "median": optuna.pruners.MedianPruner,
-    "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
-}
-
-
-def make_pruner(name: str, options: dict[str, Any] | None = None) -> optuna.pruners.BasePruner:
-    if name not in PRUNERS:
-        raise UserError(f"hydra.sweeper.pruner={name}: must be one of {', '.join(PRUNERS)}")
-    return PRUNERS[name](**(options or {})) if name != "none" else PRUNERS[name]()
-
-
-def _storage(url: str | None, sweep_dir: Path) -> Any:
-    if url:
-        return url
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    return JournalStorage(JournalFileBackend(str(sweep_dir / JOURNAL)))
-
-
-def load_study(sweep_dir: Path) -> optuna.Study:
-    """The study of ``sweep_dir``, as a run of it or a summary needs it (with its pruner)."""
-    about = json.loads((sweep_dir / STUDY_FILE).read_text())
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    pruner = make_pruner(about["pruner"], about.get("pruner_args"))
-    return optuna.load_study(
-        study_name=about["study_name"], storage=_storage(about["storage"], sweep_dir), pruner=pruner
-    )
 
 
 def multi_process(trainer: DictConfig) -> bool:
@@ -127,7 +95,7 @@ class Sweep:
             optuna.logging.set_verbosity(optuna.logging.WARNING)
             study = optuna.create_study(
                 study_name=options.study_name,
-                storage=_storage(options.storage, self.dir),
+                storage=open_storage(options.storage, self.dir),
                 sampler=_sampler(options.sampler, space, options.seed, dict(options.get("sampler_args") or {})),
                 pruner=make_pruner(options.pruner, dict(options.get("pruner_args") or {})),
                 direction=options.direction,

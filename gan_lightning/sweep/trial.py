@@ -48,13 +48,9 @@ class ReportToStudy(Callback):
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if trainer.is_global_zero:
-            import optuna
+            from gan_lightning.sweep.storage import load_trial
 
-            from gan_lightning.sweep.study import load_study
-
-            study = load_study(self.sweep_dir)
-            trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, self.trial_number)
-            self._trial = optuna.trial.Trial(study, trial_id)
+            self._trial = load_trial(self.sweep_dir, self.trial_number)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         scored = self.metric.startswith("train/") or any(

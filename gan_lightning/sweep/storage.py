@@ -1,0 +1,61 @@
+"""How a sweep, its runs and its summary reach the sweep's Optuna study: its storage, its pruner,
+and a trial by number, through Optuna's public API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from gan_lightning.errors import UserError
+from gan_lightning.sweep.results import STUDY_FILE
+
+JOURNAL = "optuna.journal"
+
+
+PRUNERS: dict[str, Callable[..., optuna.pruners.BasePruner]] = {
+    "none": optuna.pruners.NopPruner,
+    "median": optuna.pruners.MedianPruner,
+    "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
+}
+
+
+def make_pruner(name: str, options: dict[str, Any] | None = None) -> optuna.pruners.BasePruner:
+    if name not in PRUNERS:
+        raise UserError(f"hydra.sweeper.pruner={name}: must be one of {', '.join(PRUNERS)}")
+    return PRUNERS[name](**(options or {})) if name != "none" else PRUNERS[name]()
+
+
+def open_storage(url: str | None, sweep_dir: Path) -> optuna.storages.BaseStorage:
+    """The study's storage: an RDB URL's, or the journal file in the sweep directory."""
+    if url:
+        return optuna.storages.get_storage(url)
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    return JournalStorage(JournalFileBackend(str(sweep_dir / JOURNAL)))
+
+
+def load_study(sweep_dir: Path) -> optuna.Study:
+    """The study of ``sweep_dir``, as a run of it or a summary needs it (with its pruner)."""
+    about = json.loads((sweep_dir / STUDY_FILE).read_text())
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    pruner = make_pruner(about["pruner"], about.get("pruner_args"))
+    return optuna.load_study(
+        study_name=about["study_name"], storage=open_storage(about["storage"], sweep_dir), pruner=pruner
+    )
+
+
+def load_trial(sweep_dir: Path, number: int) -> optuna.Trial:
+    """Trial ``number`` of the sweep's study, for a run (in its own process) to report to."""
+    about = json.loads((sweep_dir / STUDY_FILE).read_text())
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = open_storage(about["storage"], sweep_dir)
+    study = optuna.load_study(
+        study_name=about["study_name"], storage=storage, pruner=make_pruner(about["pruner"], about.get("pruner_args"))
+    )
+    study_id = storage.get_study_id_from_name(about["study_name"])
+    return optuna.trial.Trial(study, storage.get_trial_id_from_study_id_trial_number(study_id, number))
