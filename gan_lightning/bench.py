@@ -38,6 +38,7 @@ from omegaconf import DictConfig
 
 from gan_lightning.errors import ArgumentParser, command
 from gan_lightning.losses import get_loss
+from gan_lightning.randomness import latent_noise
 
 MODES = ("template", "plain", "plain_memory", "plain_memory_frozen_d")
 
@@ -110,7 +111,7 @@ def _plain(cfg: DictConfig, batches: Any, warmup: int, steps: int, freeze_d: boo
             start = time.perf_counter()
         if step == warmup + steps:
             break
-        fake = generator(torch.randn(real.size(0), model.latent_dim))
+        fake = generator(latent_noise(real.size(0), model.latent_dim, None))
         opt_d.zero_grad()
         d_loss = loss.discriminator(discriminator(real), discriminator(fake.detach()))
         d_loss.backward()

@@ -125,6 +125,7 @@ def fid_by_class(
     import torch
 
     from gan_lightning.metrics.scores import SampleScores, as_float_batches
+    from gan_lightning.randomness import latent_noise, seeded
     from gan_lightning.sampling import generate
 
     if labels is None:
@@ -134,7 +135,7 @@ def fid_by_class(
         real = np.flatnonzero(labels.numpy() == k)[:per_class]
         scores = SampleScores(features, inception_weights=inception_weights)
         scores.add_real(as_float_batches(reference[np.sort(real)], batch_size, cpu))
-        z = torch.randn(per_class, module.latent_dim, generator=torch.Generator().manual_seed(seed + k))
+        z = latent_noise(per_class, module.latent_dim, seeded(seed + k))
         fakes = generate(module.generator, z, torch.full((per_class,), k))
         result[str(k)] = scores.score([fakes], seed=seed)["fid"]
     return result

@@ -19,7 +19,7 @@ from gan_lightning.augment import AUGMENTATIONS, build_augment
 from gan_lightning.errors import UserError
 from gan_lightning.losses import get_loss, gradient_penalty, r1_penalty
 from gan_lightning.private_api import step_not_counted
-from gan_lightning.randomness import Draw, step_key
+from gan_lightning.randomness import Draw, latent_noise, seeded, step_key
 
 
 def _plain(cfg: Any) -> Any:
@@ -143,13 +143,13 @@ class GANModule(LightningModule):
         self.discriminator = instantiate(self.hparams.discriminator, **classes)
         if spectral_norm:
             spectral_normalized(self.discriminator)
-        noise = torch.Generator().manual_seed(seed)
+        noise = seeded(seed)
         if self.num_classes:  # one row per class; each column one z, the same for every class
             per_class = 8
-            fixed = torch.randn(per_class, latent_dim, generator=noise).repeat(self.num_classes, 1)
+            fixed = latent_noise(per_class, latent_dim, noise).repeat(self.num_classes, 1)
             self.register_buffer("fixed_labels", torch.arange(self.num_classes).repeat_interleave(per_class))
         else:
-            fixed = torch.randn(num_fixed_samples, latent_dim, generator=noise)
+            fixed = latent_noise(num_fixed_samples, latent_dim, noise)
             self.fixed_labels = None
         self.register_buffer("fixed_noise", fixed)
         # An exponential moving average of G's weights: a submodule, so it is checkpointed and
@@ -199,11 +199,11 @@ class GANModule(LightningModule):
     def _generator(self, update: int, draw: Draw) -> torch.Generator:
         """A generator seeded for ``draw`` at discriminator ``update`` of this step on this rank."""
         key = step_key(self.seed, self.global_rank, self.global_step, update, draw)
-        return torch.Generator(device=self.device).manual_seed(key)
+        return seeded(key, self.device)
 
     def noise(self, n: int, update: int = 0) -> Tensor:
         """This step's z on this rank, for its ``update``-th discriminator update."""
-        return torch.randn(n, self.latent_dim, generator=self._generator(update, Draw.Z), device=self.device)
+        return latent_noise(n, self.latent_dim, self._generator(update, Draw.Z), self.device)
 
     def _penalties(self, real: Tensor, fake: Tensor, labels: Tensor | None, draw: int) -> dict[str, Tensor]:
         """The gradient penalties D's loss takes at this update: WGAN-GP's, and R1 (reals) and R2

@@ -1,4 +1,6 @@
-"""The keys that seed every random draw of a training step.
+"""The keys that seed every random draw of a training step, and ``latent_noise``, the one
+function that draws z: in training steps, fixed-noise grids, scores, ``gan-eval``,
+``gan-sample`` and the benchmark.
 
 A key is a function of the run alone: (seed, rank, step, update, draw), all integers. Python
 salts ``hash()`` of strings (and of tuples holding them) per process, so a key built from a
@@ -11,6 +13,8 @@ of integers is unsalted, the same in every process. Nothing else in the package 
 from __future__ import annotations
 
 from enum import IntEnum
+
+import torch
 
 
 class Draw(IntEnum):
@@ -31,3 +35,16 @@ def step_key(seed: int, rank: int, step: int, update: int = 0, draw: Draw = Draw
     if draw == Draw.Z:
         parts = parts[:4] if update else parts[:3]
     return hash(parts) % 2**63
+
+
+def seeded(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A generator of random numbers on ``device``, seeded with ``seed``."""
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def latent_noise(
+    n: int, latent_dim: int, generator: torch.Generator | None, device: torch.device | str | None = None
+) -> torch.Tensor:
+    """``n`` z of ``latent_dim`` standard normal numbers, drawn from ``generator`` on its device
+    (or on ``device``; None: torch's global generator, as the seed scripts draw)."""
+    return torch.randn(n, latent_dim, generator=generator, device=device)

@@ -63,16 +63,17 @@ def _draw(args: argparse.Namespace, ckpt: Path, out: Path, tag: str) -> list[Pat
     import torch
     from torchvision.utils import save_image
 
+    from gan_lightning.randomness import latent_noise, seeded
     from gan_lightning.sampling import class_labels, generate, load_generator, slerp, to_pil, to_uint8
 
     generator, latent_dim, num_classes = load_generator(ckpt, args.ema)
-    noise = torch.Generator().manual_seed(args.seed)
+    noise = seeded(args.seed)
     n = args.steps if args.mode == "interpolate" else args.num or 64
     labels = class_labels(args.class_, n, num_classes, args.mode)
     tag += f"_class{args.class_}" if args.class_ not in (None, "all") else ""
     if args.mode == "grid":
         n = len(labels) if labels is not None else n
-        images = generate(generator, torch.randn(n, latent_dim, generator=noise), labels)
+        images = generate(generator, latent_noise(n, latent_dim, noise), labels)
         path = out / f"grid_{tag}.png"
         nrow = n // num_classes if labels is not None and args.class_ in (None, "all") else args.nrow
         save_image(images, path, nrow=nrow, normalize=True, value_range=(-1, 1))
@@ -81,7 +82,7 @@ def _draw(args: argparse.Namespace, ckpt: Path, out: Path, tag: str) -> list[Pat
         starts = range(0, args.num, 256)
         chunks = [labels[s : s + 256] if labels is not None else None for s in starts]
         batches = [
-            generate(generator, torch.randn(min(256, args.num - s), latent_dim, generator=noise), c)
+            generate(generator, latent_noise(min(256, args.num - s), latent_dim, noise), c)
             for s, c in zip(starts, chunks, strict=True)
         ]
         pixels = to_uint8(torch.cat(batches))
@@ -97,7 +98,7 @@ def _draw(args: argparse.Namespace, ckpt: Path, out: Path, tag: str) -> list[Pat
             image.save(path)
         return paths
     # interpolate
-    ends = torch.randn(2, latent_dim, generator=noise)
+    ends = latent_noise(2, latent_dim, noise)
     z = slerp(ends[0], ends[1], torch.linspace(0, 1, args.steps))
     held = labels[:1].expand(args.steps) if labels is not None else None  # the class stays fixed
     images = generate(generator, z, held)

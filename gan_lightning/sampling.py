@@ -17,11 +17,12 @@ from torch import Tensor, nn
 
 from gan_lightning.errors import UserError
 from gan_lightning.pixels import to_pixels
+from gan_lightning.randomness import latent_noise, seeded
 
 
 def latents(n: int, latent_dim: int, seed: int, device: torch.device | str = "cpu") -> Tensor:
     """``n`` seeded z: the same seed gives the same z on every device."""
-    return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+    return latent_noise(n, latent_dim, seeded(seed)).to(device)
 
 
 @torch.no_grad()
@@ -52,10 +53,10 @@ def sample_batches(
 ) -> Iterator[tuple[Tensor, Tensor | None]]:
     """``num`` samples from seeded z, a batch at a time, as (images, labels asked for): for a
     conditional generator (``num_classes`` > 0) an equal share of each class, else labels None."""
-    noise = torch.Generator(device=device).manual_seed(seed)
+    noise = seeded(seed, device)
     labels = balanced_labels(num, num_classes, device) if num_classes else None
     for start in range(0, num, batch_size):
-        z = torch.randn(min(batch_size, num - start), latent_dim, generator=noise, device=device)
+        z = latent_noise(min(batch_size, num - start), latent_dim, noise, device)
         chunk = labels[start : start + len(z)] if labels is not None else None
         yield generate(generator, z, chunk), chunk
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -149,21 +149,6 @@ def as_float_batches(
     for start in range(0, len(images), batch_size):
         batch = torch.as_tensor(np.asarray(images[start : start + batch_size]))
         yield to_unit_range(batch.to(device))
-
-
-def generated_batches(
-    generator: Callable[[torch.Tensor], torch.Tensor],
-    num: int,
-    latent_dim: int,
-    batch_size: int,
-    seed: int,
-    device: torch.device,
-) -> Iterator[torch.Tensor]:
-    """``num`` samples of ``generator`` from seeded z, a batch at a time."""
-    noise = torch.Generator(device=device).manual_seed(seed)
-    for start in range(0, num, batch_size):
-        z = torch.randn(min(batch_size, num - start), latent_dim, generator=noise, device=device)
-        yield generator(z)
 
 
 class SampleScores(nn.Module):
