@@ -4,6 +4,7 @@ update, with the loss, penalties and augmentation the config names."""
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -103,22 +104,14 @@ class GANModule(LightningModule):
         ema_rampup: float | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(
-            {
-                "generator": _plain(generator),
-                "discriminator": _plain(discriminator),
-                "g_optimizer": _plain(g_optimizer),
-                "d_optimizer": _plain(d_optimizer),
-                **dict(latent_dim=latent_dim, num_fixed_samples=num_fixed_samples, seed=seed, loss=loss),
-                **dict(gp_weight=gp_weight, d_steps_per_g=d_steps_per_g, r1_gamma=r1_gamma, r1_every=r1_every),
-                **dict(r2_gamma=r2_gamma),
-                **dict(spectral_norm=spectral_norm, augment=list(augment), channels_last=channels_last),
-                **dict(conditional=conditional, num_classes=num_classes if conditional else 0),
-                **dict(compile=compile, compile_backend=compile_backend, ema_decay=ema_decay),
-                **dict(augment_p=augment_p, ada_target=ada_target, ada_kimg=ada_kimg, ema_rampup=ema_rampup),
-            },
-            logger=False,
+        # Every argument, as given (network and optimizer configs as plain dicts): a checkpoint
+        # rebuilds the module from them.
+        saved = {name: value for name, value in locals().items() if name in _ARGUMENTS}
+        saved.update(
+            {name: _plain(saved[name]) for name in ("generator", "discriminator", "g_optimizer", "d_optimizer")}
         )
+        saved.update(augment=list(augment), num_classes=num_classes if conditional else 0)
+        self.save_hyperparameters(saved, logger=False)
         if d_steps_per_g < 1 or r1_every < 1 or min(gp_weight, r1_gamma, r2_gamma) < 0:
             raise UserError(
                 f"model.d_steps_per_g={d_steps_per_g}, model.r1_every={r1_every}: must be at least 1; "
@@ -304,3 +297,6 @@ class GANModule(LightningModule):
             self.log_dict({**extra, "step": float(self.global_step)})
         # Returned for callbacks (the divergence guard), still on the device: no sync here.
         return {**metrics, **extra, "fake_finite": torch.isfinite(fake.detach()).all()}
+
+
+_ARGUMENTS = tuple(inspect.signature(GANModule.__init__).parameters)[1:]  # all but self

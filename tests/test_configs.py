@@ -11,8 +11,12 @@ from gan_lightning.train import CONF_DIR, train
 from tests.conftest import compose_train
 from tests.test_image_folder import make_folder
 
+BASES = {"model_shared"}  # what model/ configs extend, not a group to choose from
 GROUP_OPTIONS = sorted(
-    (group.name, option.stem) for group in CONF_DIR.iterdir() if group.is_dir() for option in group.glob("*.yaml")
+    (group.name, option.stem)
+    for group in CONF_DIR.iterdir()
+    if group.is_dir() and group.name not in BASES
+    for option in group.glob("*.yaml")
 )
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 
