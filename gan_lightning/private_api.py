@@ -40,12 +40,3 @@ def step_not_counted(optimizer: Any) -> Iterator[None]:
         yield
     finally:
         optimizer._on_before_step, optimizer._on_after_step = before, after
-
-
-def starts_its_own_processes(trainer: Any) -> bool:
-    """Whether the trainer's strategy launches one process per device by running this command
-    again (DDP's subprocess launcher, a private class): a sweep must refuse it. If the class
-    moves, the import fails and so does the multi-process sweep test."""
-    from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
-
-    return isinstance(trainer.strategy.launcher, _SubprocessScriptLauncher)

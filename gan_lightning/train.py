@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
 import sys
 import traceback
@@ -34,12 +33,12 @@ from omegaconf import DictConfig, OmegaConf
 from gan_lightning import paths
 from gan_lightning.checks import check_config
 from gan_lightning.console import quiet
-from gan_lightning.errors import DEBUG_ENV, Interrupted, UserError, command, describe, exit_with, find_reported_error
+from gan_lightning.errors import DEBUG_ENV, UserError, command, find_reported_error
 from gan_lightning.run.life import Run, in_multirun, typed_overrides
 from gan_lightning.run.lock import RunLock, is_rank_zero
 from gan_lightning.run.overrides import restore_overrides
 from gan_lightning.run.records import final_metrics
-from gan_lightning.sweep.results import RESULT, objective, write_result
+from gan_lightning.sweep.results import RESULT
 
 if TYPE_CHECKING:
     from lightning.pytorch import Callback
@@ -84,7 +83,6 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str
         callbacks = [*run.callbacks(), *_instantiate_all(cfg.get("callbacks")), *extra_callbacks]
         loggers = _instantiate_all(cfg.get("logger"))
         trainer: Trainer = _build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-        _refuse_multi_process_sweeps(trainer, in_multirun())
         with warnings.catch_warnings():
             # A resumed run's checkpoint directory holds its earlier checkpoints by design.
             warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
@@ -93,58 +91,17 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str
     return final_metrics(trainer)
 
 
-def _refuse_multi_process_sweeps(trainer: Any, multirun: bool) -> None:
-    from gan_lightning.private_api import starts_its_own_processes
-
-    if multirun and starts_its_own_processes(trainer):
-        raise UserError(
-            "-m with a multi-process trainer: Lightning would start this command again per process, "
-            "sweep and all. Sweep with one process per run (trainer=gpu), or launch the sweep on a "
-            "cluster with hydra/launcher=submitit_slurm, where each run gets its own processes"
-        )
-
-
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def _task(cfg: DictConfig) -> float:
     """One run: train, record ``result.json`` in the run directory, return the objective."""
-    run_dir, overrides = Path(HydraConfig.get().runtime.output_dir), typed_overrides()
-    reporter = None
+    from gan_lightning.sweep.trial import Trial
+
+    trial = Trial(cfg, Path(HydraConfig.get().runtime.output_dir), typed_overrides(), in_multirun())
     try:
-        if in_multirun():
-            from gan_lightning.sweep.trial import set_threads_for_parallel_runs, trial_reporter
-
-            if threads := set_threads_for_parallel_runs():
-                log.info("Runs share this machine: %d torch threads for this one", threads)
-            reporter = trial_reporter(cfg.optimized_metric)
-        metrics = train(cfg, extra_callbacks=[reporter] if reporter else [])
+        metrics = train(cfg, extra_callbacks=trial.callbacks)
     except Exception as err:
-        status, line = describe(err)
-        stopped = find_reported_error(err)
-        if isinstance(stopped, Interrupted) and stopped.metrics:  # it had reached its limits
-            _record(run_dir, overrides, stopped.metrics, cfg.optimized_metric, reporter)
-        if not in_multirun() or status > 128:  # a signal stops the whole sweep too
-            exit_with(err)
-        # One failed run must not end the sweep: record it and go on.
-        write_result(run_dir, overrides, {}, math.inf, line.removeprefix("error: "), cfg.optimized_metric)
-        print(line, file=sys.stderr)
-        return math.inf
-    if cfg.trainer.get("fast_dev_run"):  # debug=fdr: a check, with nothing left behind
-        return objective(metrics, cfg.optimized_metric)
-    return _record(run_dir, overrides, metrics, cfg.optimized_metric, reporter)
-
-
-def _record(run_dir: Path, overrides: list[str], metrics: dict[str, float], metric: str, reporter: Any) -> float:
-    """Write the run's ``result.json`` (global rank 0) and return its objective. Empty metrics:
-    a resumed run had nothing left to do and its result stands."""
-    value = objective(metrics, metric)
-    missing = ""
-    if metrics and math.isnan(value) and metric not in metrics:
-        missing = f"optimized_metric={metric} was not logged (val/* needs callbacks.sample_quality)"
-        log.warning(missing)
-    if metrics and is_rank_zero():
-        pruned = reporter.pruned_epoch if reporter else None
-        write_result(run_dir, overrides, metrics, value, missing, metric, pruned)
-    return value
+        return trial.fail(err)
+    return trial.finish(metrics, dry=bool(cfg.trainer.get("fast_dev_run")))
 
 
 @command

@@ -5,8 +5,10 @@
 - ``space``: the search space, from Hydra's sweep syntax;
 - ``storage``: how a sweep, a run and a summary reach the study (its storage, pruner, a trial);
 - ``study``: the study and the loop the project's Hydra sweeper runs: resumed where it stopped;
-- ``trial``: a run's side of a trial: its objective reported at each scoring, a clean stop when
-  pruned, its torch threads when runs share the machine;
+- ``trial``: a run's side of its trial, one object ``train.py`` starts and finishes: its checks
+  and threads (``launch``), its reports to the study (``report``), its ``result.json``;
+- ``launch``: the one check of multi-process trainers, and the threads of parallel runs;
+- ``report``: the Lightning callback that reports each scoring and stops a pruned run;
 - ``plots``: ``summary.png``, and Optuna's plots of a TPE study;
 - ``summary``: the tables and the picture together, and ``gan-sweep-summary``.
 """

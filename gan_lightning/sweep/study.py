@@ -24,6 +24,7 @@ from optuna.trial import TrialState
 from gan_lightning.errors import UserError
 from gan_lightning.paths import LAST
 from gan_lightning.run.lock import RunLock
+from gan_lightning.sweep.launch import refuse_multi_process
 from gan_lightning.sweep.results import RESULT, STUDY_FILE
 from gan_lightning.sweep.space import SEED, SearchSpace
 from gan_lightning.sweep.storage import make_pruner, open_storage
@@ -62,15 +63,6 @@ def _sampler(name: str, space: SearchSpace, seed: int | None, options: dict[str,
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def multi_process(trainer: DictConfig) -> bool:
-    """Whether this trainer starts one process per device itself (Lightning's DDP launcher)."""
-    strategy = trainer.get("strategy")
-    target = strategy.get("_target_", "") if isinstance(strategy, DictConfig) else str(strategy or "")
-    devices, nodes = trainer.get("devices"), trainer.get("num_nodes") or 1
-    many = devices in (-1, "-1", "auto") or (isinstance(devices, int) and devices > 1) or nodes > 1
-    return "ddp" in target.lower() and many
-
-
 class Sweep:
     """Runs the trials of one sweep through a Hydra launcher, batch by batch."""
 
@@ -82,12 +74,7 @@ class Sweep:
         options, config = self.options, self.config
         space = SearchSpace.parse(arguments, options.get("params"), config.get("sweep", {}).get("seeds"))
         launcher_target = str(config.hydra.launcher.get("_target_", ""))
-        if multi_process(config.trainer) and "SlurmLauncher" not in launcher_target:
-            raise UserError(
-                "-m with a multi-process trainer: Lightning would start this command again per process, "
-                "sweep and all. Sweep with one process per run (trainer=gpu), or launch the sweep on a "
-                "cluster with hydra/launcher=submitit_slurm, where each run gets its own processes"
-            )
+        refuse_multi_process(config.trainer, launcher_target)
         lock = RunLock(self.dir)
         lock.acquire()  # one sweeper per sweep directory
         try:

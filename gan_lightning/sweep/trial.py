@@ -1,76 +1,83 @@
-"""A run's side of a sweep's trial: its objective reported to the study at every scoring, a
-clean stop when the pruner says so, and its torch threads when runs share the machine."""
+"""A run's side of its sweep trial, in one object that ``train.py`` starts, trains with and
+finishes: in a sweep, the run's processes checked, its torch threads set, its objective reported
+to the study at every scoring (``report.py``) and a clean stop when pruned; in every run, its
+``result.json`` (status, metrics, objective) at the end, which the sweeper and
+``gan-sweep-summary`` read. A run outside a sweep is a trial of nothing: it writes its result.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
-import os
+import sys
 from pathlib import Path
 from typing import Any
 
-import torch
 from hydra.core.hydra_config import HydraConfig
-from lightning.pytorch import Callback, LightningModule, Trainer
+from omegaconf import DictConfig
 
-from gan_lightning.sweep.results import STUDY_FILE, objective
+from gan_lightning.errors import Interrupted, describe, exit_with, find_reported_error
+from gan_lightning.sweep.launch import refuse_multi_process, set_threads_for_parallel_runs
+from gan_lightning.sweep.results import STUDY_FILE, objective, write_result
 
 log = logging.getLogger(__name__)
 
 
-def set_threads_for_parallel_runs() -> int | None:
-    """Under joblib's ``n_jobs`` (or submitit's ``cpus_per_task``), give this run's torch
-    ``cores // n_jobs`` threads, so that parallel runs do not spin against each other."""
-    launcher = HydraConfig.get().launcher
-    cores = os.cpu_count() or 1
-    if launcher.get("cpus_per_task"):
-        threads = int(launcher.cpus_per_task)
-    elif launcher.get("n_jobs") not in (None, 1):
-        n_jobs = int(launcher.n_jobs)
-        threads = max(1, cores // (n_jobs if n_jobs > 0 else cores))
-    else:
-        return None
-    torch.set_num_threads(threads)
-    return threads
+class Trial:
+    """``Trial(cfg, run_dir, overrides, multirun)``, then ``train(cfg, extra_callbacks=trial.callbacks)``
+    and ``trial.finish(metrics)``, or ``trial.fail(err)``; each returns the objective."""
+
+    def __init__(self, cfg: DictConfig, run_dir: Path, overrides: list[str], multirun: bool) -> None:
+        self.run_dir, self.overrides, self.multirun = run_dir, overrides, multirun
+        self.metric = str(cfg.optimized_metric)
+        self.callbacks: list[Any] = []
+        self._reporter: Any = None
+        if multirun:
+            launcher = HydraConfig.get().launcher
+            refuse_multi_process(cfg.trainer, str(launcher.get("_target_", "")))
+            if threads := set_threads_for_parallel_runs(launcher):
+                log.info("Runs share this machine: %d torch threads for this one", threads)
+            self._reporter = _reporter(self.metric)
+            self.callbacks = [self._reporter] if self._reporter else []
+
+    def finish(self, metrics: dict[str, float], dry: bool = False) -> float:
+        """Write ``result.json`` (global rank 0) and return the objective. Empty metrics: a
+        resumed run had nothing left to do and its result stands; ``dry`` (debug=fdr): nothing
+        is written."""
+        value = objective(metrics, self.metric)
+        if dry:
+            return value
+        missing = ""
+        if metrics and math.isnan(value) and self.metric not in metrics:
+            missing = f"optimized_metric={self.metric} was not logged (val/* needs callbacks.sample_quality)"
+            log.warning(missing)
+        from gan_lightning.run.lock import is_rank_zero
+
+        if metrics and is_rank_zero():
+            pruned = self._reporter.pruned_epoch if self._reporter else None
+            write_result(self.run_dir, self.overrides, metrics, value, missing, self.metric, pruned)
+        return value
+
+    def fail(self, err: Exception) -> float:
+        """A failed run: outside a sweep, or stopped by a signal, the command ends with its one
+        line; in a sweep the failure is recorded and the sweep goes on (the objective: inf)."""
+        status, line = describe(err)
+        stopped = find_reported_error(err)
+        if isinstance(stopped, Interrupted) and stopped.metrics:  # it had reached its limits
+            self.finish(stopped.metrics)
+        if not self.multirun or status > 128:  # a signal stops the whole sweep too
+            exit_with(err)
+        write_result(self.run_dir, self.overrides, {}, math.inf, line.removeprefix("error: "), self.metric)
+        print(line, file=sys.stderr)
+        return math.inf
 
 
-class ReportToStudy(Callback):
-    """After every scoring of ``metric`` (``val/fid`` at the end of each scored epoch, or a
-    loss-based objective at each epoch end), rank 0 reports it to the trial as the epoch's
-    intermediate value and asks the study's pruner. A pruned run stops at the end of that
-    epoch, where ``last.ckpt`` has just been saved; ``pruned_epoch`` then says where it stopped.
-    Every rank of a DDP trial gets rank 0's decision, so all stop together."""
-
-    def __init__(self, sweep_dir: Path, trial_number: int, metric: str) -> None:
-        self.sweep_dir, self.trial_number, self.metric = sweep_dir, trial_number, metric
-        self.pruned_epoch: int | None = None
-        self._trial: Any = None
-
-    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        if trainer.is_global_zero:
-            from gan_lightning.sweep.storage import load_trial
-
-            self._trial = load_trial(self.sweep_dir, self.trial_number)
-
-    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        scored = self.metric.startswith("train/") or any(
-            getattr(cb, "scored_epoch", None) == trainer.current_epoch for cb in trainer.callbacks
-        )
-        value = objective({k: float(v) for k, v in trainer.callback_metrics.items()}, self.metric)
-        prune = False
-        if trainer.is_global_zero and scored and math.isfinite(value):
-            self._trial.report(value, step=trainer.current_epoch + 1)
-            prune = self._trial.should_prune()
-        if trainer.strategy.broadcast(prune, src=0):
-            self.pruned_epoch = trainer.current_epoch + 1
-            trainer.should_stop = True
-            log.info("Pruned after epoch %d (%s %.4g): stopping, last.ckpt kept", self.pruned_epoch, self.metric, value)
-
-
-def trial_reporter(metric: str) -> ReportToStudy | None:
+def _reporter(metric: str) -> Any:
     """The reporter of this run, when it is a trial of a sweep with a study."""
     hydra = HydraConfig.get()
     sweep_dir = Path(hydra.sweep.dir)
     if not (sweep_dir / STUDY_FILE).is_file() or not str(hydra.sweep.subdir).isdigit():
         return None
+    from gan_lightning.sweep.report import ReportToStudy
+
     return ReportToStudy(sweep_dir, int(hydra.sweep.subdir), metric)
