@@ -6,9 +6,13 @@ import pytest
 import torch
 
 from gan_lightning.data import FashionMNISTDataModule, MNISTDataModule, ShuffledBatches
+from gan_lightning.data.base import ImageDataModule
 from gan_lightning.data.idx import read_idx_images, read_idx_labels
 from gan_lightning.data.mnist import EMBEDDED
 from gan_lightning.errors import UserError
+from gan_lightning.protocols import ScoredData
+from gan_lightning.train import train
+from tests.conftest import compose_train
 
 EMBEDDED_MNIST = EMBEDDED / "t10k-images-idx3-ubyte.gz"
 
@@ -187,3 +191,31 @@ def test_fashion_mnist_reads_its_own_folder_and_has_no_fallback(tmp_path):
     (raw / "train-images-idx3-ubyte.gz").write_bytes(EMBEDDED_MNIST.read_bytes())
     dm.setup("fit")
     assert dm.source.startswith("FashionMNIST train split (10000 images")
+
+
+class MirroredDigits(ImageDataModule):
+    """A new data set as a user writes one: MNIST's test digits mirrored, scored by the shipped
+    digit classifier. Nothing else in the package knows of it."""
+
+    scored_by = "mnist"
+
+    def __init__(self, batch_size: int = 64, seed: int = 0, conditional: bool = False, **unused: object) -> None:
+        super().__init__(batch_size, seed, conditional=conditional)
+
+    @property
+    def num_classes(self) -> int:
+        return 10
+
+    def setup(self, stage: str | None = None) -> None:
+        images = read_idx_images(EMBEDDED / "t10k-images-idx3-ubyte.gz")[:2000].flip(-1).unsqueeze(1)
+        self.set_images(images, read_idx_labels(EMBEDDED / "t10k-labels-idx1-ubyte.gz")[:2000])
+
+
+def test_a_new_data_set_that_keeps_the_contract_trains_and_is_scored(tmp_path):
+    """Its module, its config (here overrides): no edit elsewhere, and it is scored by the
+    network it names, with mode coverage from that network's classes."""
+    new = ["data._target_=tests.test_data.MirroredDigits", "trainer.max_steps=3", "logger=none"]
+    metrics = train(compose_train(tmp_path, *new, "callbacks.sample_quality.num_samples=200"))
+    assert {"val/fid", "val/modes", "val/class_kl"} <= metrics.keys() and metrics["val/fid"] > 0
+    for module in (MirroredDigits(), MNISTDataModule(default_root=str(tmp_path)), FashionMNISTDataModule()):
+        assert isinstance(module, ScoredData)

@@ -12,6 +12,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 
 from gan_lightning.callbacks.checkpoint import LastCheckpoint
 from gan_lightning.errors import TrainingError
+from gan_lightning.protocols import scored_epoch
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class DivergenceGuard(Callback):
 
     def _check_modes(self, trainer: Trainer) -> None:
         modes = trainer.callback_metrics.get("val/modes")
-        scored = next((cb.scored_epoch for cb in trainer.callbacks if hasattr(cb, "scored_epoch")), None)
+        scored = scored_epoch(trainer)
         if modes is None or scored is None or scored == self._modes_epoch:
             return
         self._modes_epoch, modes = scored, int(modes)

@@ -12,15 +12,16 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 
 from gan_lightning.errors import UserError
 from gan_lightning.metrics.scores import FIDELITY_WEIGHTS, MetricUnavailable, SampleScores, as_float_batches
+from gan_lightning.protocols import ScoredData
 from gan_lightning.sampling import sample_batches
 
 log = logging.getLogger(__name__)
 
 
-def default_features(datamodule: object) -> str:
+def default_features(datamodule: ScoredData) -> str:
     """The feature network a data module names as its scorer (``scored_by``: ``mnist``,
     ``stacked_mnist``, ``fashionmnist``), else Inception."""
-    return getattr(datamodule, "scored_by", None) or "inception"
+    return datamodule.scored_by or "inception"
 
 
 class SampleQuality(Callback):

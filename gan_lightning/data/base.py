@@ -15,7 +15,11 @@ from gan_lightning.pixels import to_unit_range
 
 
 class ImageDataModule(LightningDataModule):
-    """Subclasses load (N, C, H, W) uint8 images in ``setup`` and pass them to ``set_images``."""
+    """Subclasses load (N, C, H, W) uint8 images in ``setup`` and pass them to ``set_images``.
+    It offers ``protocols.ScoredData``: a subclass names its scorer (``scored_by``) and, with a
+    held-out split, its own reference images and labels."""
+
+    scored_by: str | None = None  # Inception, unless a data set names a classifier of its own
 
     def __init__(
         self,

@@ -10,6 +10,7 @@ from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 
+from gan_lightning.protocols import scored_epoch
 from gan_lightning.sweep.results import objective
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,7 @@ class ReportToStudy(Callback):
             self._trial = load_trial(self.sweep_dir, self.trial_number)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        scored = self.metric.startswith("train/") or any(
-            getattr(cb, "scored_epoch", None) == trainer.current_epoch for cb in trainer.callbacks
-        )
+        scored = self.metric.startswith("train/") or scored_epoch(trainer) == trainer.current_epoch
         value = objective({k: float(v) for k, v in trainer.callback_metrics.items()}, self.metric)
         prune = False
         if trainer.is_global_zero and scored and math.isfinite(value):
