@@ -63,11 +63,11 @@ def _instantiate_all(group: DictConfig | None) -> list[Any]:
     return [_build(node) for node in (group or {}).values() if node and "_target_" in node]
 
 
-def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str, float]:
+def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = (), restored: Sequence[str] = ()) -> dict[str, float]:
     """Build everything from ``cfg`` (plus ``extra_callbacks``), fit, and return the final
     logged metrics, ``iterations`` (the run's step count) and ``epochs``; ``{}`` when a resumed
-    run has nothing left to do."""
-    with Run(cfg) as run:
+    run has nothing left to do. ``restored``: the run's own overrides a resume put back."""
+    with Run(cfg, restored) as run:
         check_config(cfg)  # before torch is even imported: a bad value answers at once
         ckpt_path = run.resume()
         if run.finished:  # its result.json is written again if it went missing
@@ -91,14 +91,13 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = ()) -> dict[str
     return final_metrics(trainer)
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
-def _task(cfg: DictConfig) -> float:
+def _task(cfg: DictConfig, restored: list[str]) -> float:
     """One run: train, record ``result.json`` in the run directory, return the objective."""
     from gan_lightning.sweep.trial import Trial
 
     trial = Trial(cfg, Path(HydraConfig.get().runtime.output_dir), typed_overrides(), in_multirun())
     try:
-        metrics = train(cfg, extra_callbacks=trial.callbacks)
+        metrics = train(cfg, extra_callbacks=trial.callbacks, restored=restored)
     except Exception as err:
         return trial.fail(err)
     return trial.finish(metrics, dry=bool(cfg.trainer.get("fast_dev_run")))
@@ -111,13 +110,18 @@ def main() -> None:
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
         os.environ[DEBUG_ENV] = "1"  # the user asked for tracebacks
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors; `command` makes them one line
-    args = restore_overrides(sys.argv[1:])
+    args, restored = restore_overrides(sys.argv[1:])
     ckpt = next((a.split("=", 1)[1] for a in args if a.lstrip("+").startswith("ckpt_path=")), None)
     if ckpt and is_rank_zero():
         RunLock(paths.run_dir_of(ckpt)).check_free()
-    sys.argv = [sys.argv[0], *args]
+    sys.argv = [sys.argv[0], *args]  # what Hydra parses
+
+    @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
+    def task(cfg: DictConfig) -> float:
+        return _task(cfg, restored)
+
     try:
-        _task()
+        task()
     except OSError as err:
         if err.filename is None or _raised_in_task(err):
             raise
@@ -126,8 +130,7 @@ def main() -> None:
 
 
 def _raised_in_task(err: BaseException) -> bool:
-    task = getattr(_task, "__wrapped__", _task).__code__
-    return any(frame.f_code is task for frame, _ in traceback.walk_tb(err.__traceback__))
+    return any(frame.f_code is _task.__code__ for frame, _ in traceback.walk_tb(err.__traceback__))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -20,7 +21,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning.errors import Interrupted
 from gan_lightning.paths import CONFIG_DIR, LAST, find_checkpoint, slurm_job
-from gan_lightning.run import overrides as restored_overrides
 from gan_lightning.run.lock import RunLock, is_rank_zero
 from gan_lightning.run.records import final_metrics, recorded_metrics
 from gan_lightning.run.resume import changed_settings, check_networks, finished, load_checkpoint
@@ -54,8 +54,9 @@ class Run:
     directory of a new run).
     """
 
-    def __init__(self, cfg: DictConfig) -> None:
+    def __init__(self, cfg: DictConfig, restored: Sequence[str] = ()) -> None:
         self.cfg = cfg
+        self.restored = list(restored)  # the run's own overrides a resume put back, to say so
         self.dir = Path(cfg.paths.output_dir)
         self.signals = Signals()
         self.finished: str | None = None
@@ -79,8 +80,8 @@ class Run:
         do. A requeued SLURM job resumes from its own ``last.ckpt``."""
         if self._rank_zero:
             log.info("Run directory: %s", self.dir)
-            if restored_overrides.restored:
-                log.info("Resuming as this run: %s", " ".join(restored_overrides.restored))
+            if self.restored:
+                log.info("Resuming as this run: %s", " ".join(self.restored))
         target = self.cfg.get("ckpt_path")
         if target is None and slurm_job() and (self.dir / "checkpoints" / LAST).is_file():
             target = str(self.dir)

@@ -19,9 +19,6 @@ from gan_lightning.paths import CONFIG_DIR, run_dir_of
 CKPT_KEY = "ckpt_path"
 SEARCH_GROUP = "hparams_search"  # its configs set hydra.mode=MULTIRUN: a resumed run is one run
 
-# What the last call restored, for the run to report.
-restored: list[str] = []
-
 
 def _key(override: str) -> tuple[str, str | None]:
     (parsed,) = OverridesParser.create().parse_overrides([override])
@@ -53,22 +50,22 @@ def _config_dirs(run_dir: Path) -> list[str]:
     return [s.path for s in sources if s.provider == "command-line" and s.schema == "file"]
 
 
-def restore_overrides(args: list[str]) -> list[str]:
+def restore_overrides(args: list[str]) -> tuple[list[str], list[str]]:
     """The command line for Hydra: ``args``, preceded by the run's own overrides when ``args``
-    resume a run with ``ckpt_path=``. Overrides typed now replace the run's for the same key."""
-    restored.clear()
+    resume a run with ``ckpt_path=``, and those it restored. Overrides typed now replace the
+    run's for the same key."""
     parsed = get_args_parser().parse_args(args)
     if parsed.multirun:
-        return args
+        return args, []
     typed = {_key(o): o for o in parsed.overrides}
     ckpt_override = next((o for k, o in typed.items() if k[0] == CKPT_KEY), None)
     if ckpt_override is None:
-        return args
+        return args, []
     target = Path(ckpt_override.split("=", 1)[1])
     run_dir = run_dir_of(target)
     own = run_overrides(run_dir, target if target.is_file() else None) or []
-    restored.extend(o for o in own if _key(o)[0] != CKPT_KEY and _key(o) not in typed)
+    restored = [o for o in own if _key(o)[0] != CKPT_KEY and _key(o) not in typed]
     if any(_key(o)[0] == SEARCH_GROUP for o in restored):
         restored.append("hydra.mode=RUN")
     config_dirs = [] if parsed.config_dir else [a for d in _config_dirs(run_dir) for a in ("--config-dir", d)]
-    return [*config_dirs, *restored, *args]
+    return [*config_dirs, *restored, *args], restored
