@@ -7,6 +7,7 @@ import pytest
 from gan_lightning.bench import MODES, main
 
 
+@pytest.mark.slow
 def test_benchmark_prints_a_row_per_path(mnist_root, capsys):
     # Path (b) reads MNIST's files through torchvision, so this needs the full data set.
     quick = ["--in-process", "--repeats", "1", "--warmup", "2", "--steps", "4", "--workers", "0"]

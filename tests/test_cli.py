@@ -84,7 +84,11 @@ def gan_train_reporting_imports(cwd: Path, *args: str) -> tuple[subprocess.Compl
     return result, report[2:] != ["False", "False"]
 
 
-@pytest.mark.parametrize("overrides, status, words, seconds", BAD_INPUT.values(), ids=BAD_INPUT.keys())
+@pytest.mark.parametrize(
+    "overrides, status, words, seconds",
+    [pytest.param(*row, marks=[pytest.mark.slow] if row[3] == LATE else []) for row in BAD_INPUT.values()],
+    ids=BAD_INPUT.keys(),
+)
 def test_bad_input_gets_one_clear_line_in_time_and_leaves_nothing(tmp_path, overrides, status, words, seconds):
     started = time.monotonic()
     result, heavy_imports = gan_train_reporting_imports(tmp_path, "debug=fdr", SUBSET, *overrides)

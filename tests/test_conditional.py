@@ -96,6 +96,7 @@ def test_a_conditional_run_trains_and_draws_one_row_per_class(tmp_path, conditio
     assert {"val/class_acc", "val/class_acc_ema", "val/modes"} <= set(read_events(conditional_run).Tags()["scalars"])
 
 
+@pytest.mark.slow
 def test_a_conditional_run_resumes_with_identical_weights(tmp_path, conditional_run):
     split = tmp_path / "split"
     common = [*CGAN, "model.ema_decay=0.9", "trainer.deterministic=true"]
@@ -145,6 +146,7 @@ def test_class_is_refused_for_an_unconditional_generator(tmp_path, capsys):
     assert exit_info.value.code == 2 and "trained without classes" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_short_real_conditional_run_draws_the_classes_it_is_asked_for(tmp_path, mnist_root):
     """1,000 iterations of mnist_cgan on 10,000 images of the full MNIST: the classifier finds
     the samples to be the digit they were asked for more often than chance (0.1; 0.19 here, where

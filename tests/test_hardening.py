@@ -138,6 +138,7 @@ def test_nan_weights_are_never_saved_even_unguarded(tmp_path):
     assert last_ckpt(tmp_path)["global_step"] == 10
 
 
+@pytest.mark.slow
 def test_nan_on_the_command_line_is_one_line_and_exit_status_1(tmp_path):
     proc = gan_train(tmp_path, "trainer.max_steps=50", EVERY_STEP, *POISON)
     _, err = proc.communicate(timeout=120)
@@ -312,6 +313,7 @@ def test_unreadable_and_truncated_mnist_files_get_one_line(tmp_path, monkeypatch
     assert not (tmp_path / "checkpoints").exists()  # nothing half-written
 
 
+@pytest.mark.slow
 def test_an_unreadable_image_is_skipped_and_named(tmp_path, monkeypatch, caplog):
     from PIL import Image
 

@@ -32,6 +32,7 @@ def test_gan_sample_draws_the_loss_curves_from_the_csv(tmp_path):
     assert image.size[0] > 2 * image.size[1]  # losses, D's outputs and val/fid side by side
 
 
+@pytest.mark.slow
 def test_mlflow_keeps_scalars_hyperparameters_and_grids_in_its_local_store(tmp_path):
     pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient
@@ -47,6 +48,7 @@ def test_mlflow_keeps_scalars_hyperparameters_and_grids_in_its_local_store(tmp_p
     assert grids == ["step0000000.png", "step0000003.png", "step0000006.png"]
 
 
+@pytest.mark.slow
 def test_wandb_offline_keeps_the_run_and_its_grids_on_disk(tmp_path, monkeypatch):
     pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_SILENT", "true")

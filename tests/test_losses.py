@@ -43,6 +43,7 @@ def test_every_knob_trains_and_resumes_with_identical_weights(tmp_path, override
         assert torch.equal(value, resumed["state_dict"][name]), name
 
 
+@pytest.mark.slow
 def test_what_each_loss_reports(tmp_path):
     bce = train(compose_train(tmp_path / "bce", *QUIET, "trainer.max_steps=3"))
     assert 0 < bce["train/d_fake"] < 1 and "train/equilibrium_gap" in bce  # probabilities; ln 2 is defined

@@ -81,6 +81,7 @@ def test_shipped_classifier_is_small_and_takes_any_image_shape():
     assert classifier(to_classifier_input(rgb64)).shape == (3, 10)
 
 
+@pytest.mark.slow
 def test_shipped_classifier_accuracy_on_the_full_test_split(mnist_root):
     """The accuracy the README records, measured again on the 10,000 test digits."""
     raw = mnist_root / "MNIST" / "raw"
@@ -150,6 +151,7 @@ def test_inception_without_weights_says_what_to_do(monkeypatch):
         SampleScores("inception")
 
 
+@pytest.mark.slow
 def test_inception_from_a_local_weights_file(tmp_path, monkeypatch):
     """The RGB path end to end, with randomly initialised weights standing in for the real file."""
     import torch_fidelity.feature_extractor_inceptionv3 as inception

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 from gan_lightning.train import train
@@ -13,6 +14,7 @@ from tests.conftest import REPO, compose_train
 NOTEBOOK = REPO / "notebooks" / "explore_run.ipynb"
 
 
+@pytest.mark.slow
 def test_explore_run_notebook_executes(tmp_path, monkeypatch):
     """On the default recipe's run. A conditional run takes the notebook's class rows through
     the functions gan-sample uses (test_conditional.py)."""

@@ -98,6 +98,7 @@ def test_reruns_and_resumes_in_new_processes_give_the_same_weights(tmp_path, ove
     assert not differ, f"{len(differ)} tensors differ, e.g. {differ[:3]}"
 
 
+@pytest.mark.slow
 def test_step_keys_are_the_same_in_every_process():
     code = (
         "import json\nfrom gan_lightning.randomness import Draw, step_key\n"

@@ -117,6 +117,7 @@ def test_stacked_mnist_has_three_channels(tmp_path):
         StackedMNISTDataModule(default_root=str(tmp_path), channels=1)
 
 
+@pytest.mark.slow
 def test_a_stacked_run_logs_coverage_of_1000_triples_and_gan_eval_prints_it(tmp_path, capsys):
     """The experiment as a user runs it, on a tiny budget: 4 iterations, 300 samples scored."""
     from gan_lightning.evaluate import main as gan_eval

@@ -4,6 +4,7 @@ import math
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch import seed_everything
@@ -80,6 +81,7 @@ def test_a_run_shorter_than_the_logging_interval_still_logs_its_last_scalars(tmp
     assert [point.step for point in events.Scalars("train/g_loss")] == [7]  # the 7th iteration
 
 
+@pytest.mark.slow
 def test_seed_zero_is_a_real_seed(tmp_path):
     def run(name: str, seed: int) -> dict[str, float]:
         overrides = [f"seed={seed}", "trainer.max_steps=3", "trainer.log_every_n_steps=1"]
@@ -131,6 +133,7 @@ def test_gpu_options_run_on_the_cpu(tmp_path):
     assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
 
 
+@pytest.mark.slow
 def test_compiled_networks_train_with_toggled_optimizers(tmp_path):
     # aot_eager runs Dynamo and AOTAutograd (where requires_grad flips matter) without the
     # minute of C++ code generation inductor needs on a CPU.
@@ -145,6 +148,7 @@ def test_compiled_networks_train_with_toggled_optimizers(tmp_path):
     assert "generator.net.0.weight" in state  # compiled in place: the checkpoint keys are unchanged
 
 
+@pytest.mark.slow
 def test_ema_leaves_training_alone(tmp_path):
     """One run gives both the raw and the EMA generator's scores: the raw one is the same as
     in a run without EMA."""
