@@ -40,7 +40,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
-        except OSError as err:
+        except (OSError, RuntimeError) as err:
+            # A full disk (or a file-size limit) surfaces as OSError from the file, or as a
+            # RuntimeError from torch.save's zip writer when a write stops short.
             tmp.unlink(missing_ok=True)
-            message = f"could not write checkpoint {path}: {err}; the previous one is kept"
+            reason = err if isinstance(err, OSError) else "the write stopped short (is the disk full?)"
+            message = f"could not write checkpoint {path}: {reason}; the previous one is kept"
             raise TrainingError(message) from err

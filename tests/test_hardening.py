@@ -17,7 +17,7 @@ from gan_lightning.checkpoint_io import AtomicCheckpointIO
 from gan_lightning.errors import Interrupted, TrainingError, UserError
 from gan_lightning.paths import run_dir as run_dir_for_new_run
 from gan_lightning.train import train
-from tests.conftest import compose_train, run_gan_train, start_gan_train
+from tests.conftest import _gan_train, compose_train, run_gan_train, start_gan_train
 
 
 def last_ckpt(run_dir: Path) -> dict:
@@ -38,6 +38,8 @@ def test_checkpoint_io_refuses_nan_weights_and_keeps_the_old_file(tmp_path):
 
 
 def test_a_full_disk_during_training_raises_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    # A stand-in for a full disk at the second save, in-process; the real path (a file-size limit
+    # on a gan-train process) is test_a_disk_that_fills_up_ends_the_run_in_one_line_....
     real_save, calls = torch.save, []
 
     def save_then_fill_the_disk(obj, f):
@@ -338,3 +340,75 @@ def test_an_unreadable_image_is_skipped_and_named(tmp_path, monkeypatch, caplog)
         train(compose_train(tmp_path, *overrides, "data.batch_size=4", "model=dcgan", "debug=fdr"))
     (warning,) = [r.getMessage() for r in caplog.records if "Skipped" in r.getMessage()]
     assert "Skipped 3 of 14 images" in warning
+
+
+# --- from outside the process, as a user or a scheduler meets it --------------------------
+
+
+def wait_for_a_checkpoint(proc: subprocess.Popen, last: Path, timeout: float = 90) -> int:
+    """Wait until the run has saved last.ckpt while training; its step."""
+    deadline = time.monotonic() + timeout
+    while not last.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None and last.exists(), "it never saved while training"
+    time.sleep(0.2)  # the file is renamed into place whole; let the step after it start
+    return last_ckpt(last.parent.parent)["global_step"]
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_from_the_terminal_stops_at_once_without_saving(tmp_path):
+    """Iterations of a 64x64 DCGAN at batch 128 take about a second here: the second Ctrl-C,
+    sent once the first is acknowledged, lands in the same iteration."""
+    run_dir = tmp_path / "run"
+    slow_steps = ["experiment=mnist_dcgan", "data.batch_size=128", "callbacks.last_checkpoint.every_n_steps=2"]
+    args, env = _gan_train(("data.download=false", f"hydra.run.dir={run_dir}", "logger=none", *slow_steps))
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    saved = wait_for_a_checkpoint(proc, run_dir / "checkpoints" / "last.ckpt")
+    proc.send_signal(signal.SIGINT)
+    lines = []
+    for line in proc.stdout:  # the first is acknowledged: training stops after this iteration...
+        lines.append(line)
+        if "SIGINT: stopping after this iteration" in line:
+            proc.send_signal(signal.SIGINT)  # ...or, at a second Ctrl-C, at once
+            break
+    out = "".join(lines) + proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, out[-2000:]
+    assert out.strip().splitlines()[-1] == "SIGINT again: stopped at once, nothing saved", out[-2000:]
+    assert "Traceback" not in out
+    after = last_ckpt(run_dir)["global_step"]  # the periodic save it had, whole: nothing newer
+    assert after % 2 == 0 and after >= saved and not list((run_dir / "checkpoints").glob(".*.tmp"))
+
+
+def _file_size_limit(limit: int) -> None:
+    """In the child: files may grow to ``limit`` bytes, as on a disk that has that much left
+    (writes beyond it fail with EFBIG, instead of the process being killed)."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+@pytest.mark.slow
+def test_a_disk_that_fills_up_ends_the_run_in_one_line_and_keeps_the_last_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    first = run_gan_train(tmp_path, f"hydra.run.dir={run_dir}", "trainer.max_steps=10", "logger=none", timeout=120)
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = (run_dir / "checkpoints" / "last.ckpt").read_bytes()
+    # A real limit on file size (no patched torch.save): the next checkpoint cannot be written.
+    limit = len(before) // 2
+    args, env = _gan_train(("data.download=false", f"ckpt_path={run_dir}", "trainer.max_steps=20"))
+    limited = subprocess.run(
+        args,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: _file_size_limit(limit),
+    )
+    assert limited.returncode == 1, limited.stderr[-2000:]
+    line = limited.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: ") and "could not write checkpoint" in line, limited.stderr[-2000:]
+    assert line.endswith("; the previous one is kept") and "Traceback" not in limited.stderr
+    assert (run_dir / "checkpoints" / "last.ckpt").read_bytes() == before  # untouched, loads
+    assert last_ckpt(run_dir)["global_step"] == 10 and not list((run_dir / "checkpoints").glob(".*.tmp"))

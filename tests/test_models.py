@@ -91,3 +91,18 @@ def test_a_fresh_conditional_discriminator_starts_in_bces_working_range():
     plain = DCGANDiscriminator(channels=1, image_size=32).train()(images)
     conditional = DCGANDiscriminator(channels=1, image_size=32, num_classes=10).train()(images, labels)
     assert conditional.std() < 3 * plain.std() + 1
+
+
+@pytest.mark.parametrize("experiment", ["mnist_gan", "mnist_cdcgan32"])
+def test_spectral_norm_reaches_every_weight_layer_of_d_and_none_of_g(tmp_path, experiment):
+    from hydra.utils import instantiate
+
+    from tests.conftest import compose_train
+
+    cfg = compose_train(tmp_path, f"experiment={experiment}", "model.spectral_norm=true")
+    module = instantiate(cfg.model, _recursive_=False, num_classes=10 if "cdcgan" in experiment else 0)
+    kinds = (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Embedding)
+    d_layers = [m for m in module.discriminator.modules() if isinstance(m, kinds)]
+    g_layers = [m for m in module.generator.modules() if isinstance(m, kinds)]
+    assert len(d_layers) >= 3 and all(torch.nn.utils.parametrize.is_parametrized(m, "weight") for m in d_layers)
+    assert not any(torch.nn.utils.parametrize.is_parametrized(m) for m in g_layers)

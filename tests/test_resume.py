@@ -100,3 +100,42 @@ def test_ctrl_c_in_a_notebook_raises_interrupted_and_gives_the_handler_back(tmp_
     assert stopped.value.exit_code == 130
     assert last_checkpoint(tmp_path)["global_step"] == 4  # the iteration under way finished, then it stopped
     assert signal.getsignal(signal.SIGINT) is handler  # the handler given back
+
+
+@pytest.mark.slow
+def test_a_config_dir_run_resumes_with_its_folder_and_a_moved_checkpoint_as_its_run(tmp_path):
+    """``--config-dir`` comes back on a resume; a checkpoint copied out of its run directory
+    resumes with the overrides it keeps, into a new run directory (README, Resuming)."""
+    (tmp_path / "myconf" / "experiment").mkdir(parents=True)
+    (tmp_path / "myconf" / "experiment" / "tiny.yaml").write_text("# @package _global_\ndata:\n  batch_size: 32\n")
+    config_dir = ["--config-dir", str(tmp_path / "myconf")]
+    run_dir = tmp_path / "run"
+    common = ["trainer.enable_progress_bar=false", "callbacks.sample_quality=null", "logger=none"]
+    finish_ok(tmp_path, *config_dir, "experiment=tiny", *common, "trainer.max_steps=2", f"hydra.run.dir={run_dir}")
+    out = finish_ok(tmp_path, f"ckpt_path={run_dir}", "trainer.max_steps=4")
+    assert "experiment=tiny" in restored(out)  # found again, without --config-dir typed
+    resumed = last_checkpoint(run_dir)
+    assert resumed["global_step"] == 4 and resumed["callbacks"]["RunRecord"]["config"]["data"]["batch_size"] == 32
+
+    moved = tmp_path / "elsewhere" / "checkpoints" / "step4.ckpt"
+    moved.parent.mkdir(parents=True)
+    moved.write_bytes((run_dir / "checkpoints" / "last.ckpt").read_bytes())
+    out = finish_ok(tmp_path, *config_dir, f"ckpt_path={moved}", "trainer.max_steps=6")
+    assert "experiment=tiny" in restored(out)  # the overrides the checkpoint keeps
+    (new_run,) = (tmp_path / "logs" / "train" / "runs").iterdir()  # a run directory of its own
+    again = last_checkpoint(new_run)
+    assert again["global_step"] == 6 and again["callbacks"]["RunRecord"]["config"]["data"]["batch_size"] == 32
+    assert last_checkpoint(run_dir)["global_step"] == 4  # the run it came from is left alone
+
+
+def restored(out: str) -> list[str]:
+    (line,) = [line for line in out.splitlines() if "Resuming as this run: " in line]
+    return line.split("Resuming as this run: ")[1].split()
+
+
+def finish_ok(cwd: Path, *args: str) -> str:
+    """``gan-train *args`` (options first, as argparse wants them), to its end, exit 0."""
+    proc = start_gan_train(cwd, *args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = finish(proc)
+    assert proc.returncode == 0, out[-3000:]
+    return out

@@ -15,7 +15,9 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from gan_lightning.errors import UserError
+from gan_lightning.run.lock import RunLock
 from gan_lightning.sweep.results import write_result
+from gan_lightning.sweep.storage import load_study
 from gan_lightning.sweep.study import Sweep
 from hydra_plugins.gan_lightning_sweeper.gan_lightning_sweeper import GanLightningSweeperConf
 from tests.conftest import run_gan_train, start_gan_train
@@ -184,10 +186,18 @@ def sweep_config(sweep_dir: Path, seeds: int | None) -> OmegaConf:
     )
 
 
-@pytest.mark.parametrize("sampler", ["tpe", "grid"])
-def test_sweep_seeds_runs_every_setting_on_each_seed_and_a_rerun_has_nothing_left(tmp_path, sampler):
-    space = "tag(log,interval(1e-5,1e-2))" if sampler == "tpe" else "1e-4,2e-4"
-    options = OmegaConf.structured(GanLightningSweeperConf(sampler=sampler, n_trials=5 if sampler == "tpe" else None))
+# The samplers, and the other storage and pruner the README offers (an SQLite file, successive halving).
+SETUPS = {"tpe": ("tpe", False, "none"), "grid": ("grid", False, "none"), "random-sqlite": ("random", True, "sh")}
+
+
+@pytest.mark.parametrize("sampler, sqlite, pruner", SETUPS.values(), ids=SETUPS.keys())
+def test_sweep_seeds_runs_every_setting_on_each_seed_and_a_rerun_has_nothing_left(tmp_path, sampler, sqlite, pruner):
+    space = "1e-4,2e-4" if sampler == "grid" else "tag(log,interval(1e-5,1e-2))"
+    storage = f"sqlite:///{tmp_path}/study.db" if sqlite else None
+    pruner = "successive_halving" if pruner == "sh" else pruner
+    conf = GanLightningSweeperConf(sampler=sampler, n_trials=None if sampler == "grid" else 5, storage=storage)
+    conf.pruner = pruner
+    options = OmegaConf.structured(conf)
     launcher = StandInLauncher(tmp_path)
     Sweep(options, sweep_config(tmp_path, seeds=3), launcher).run([f"model.g_optimizer.lr={space}", "debug=limit"])
     assert len(launcher.jobs) == 6  # two settings, three seeds each (5 trials round up to whole settings)
@@ -205,8 +215,25 @@ def test_sweep_seeds_runs_every_setting_on_each_seed_and_a_rerun_has_nothing_lef
     again = StandInLauncher(tmp_path)
     Sweep(options, sweep_config(tmp_path, seeds=3), again).run([f"model.g_optimizer.lr={space}", "debug=limit"])
     assert again.jobs == []  # every trial done: nothing runs twice
+    study = load_study(tmp_path)  # where the study lives, with its pruner, as a run reaches it
+    assert len(study.trials) == 6 and type(study.pruner).__name__ == {"none": "NopPruner"}.get(
+        pruner, "SuccessiveHalvingPruner"
+    )
+    assert (tmp_path / "study.db").is_file() == sqlite and (tmp_path / "optuna.journal").is_file() != sqlite
     with pytest.raises(UserError, match="holds a sweep of .* continue it with its own command"):
         Sweep(options, sweep_config(tmp_path, seeds=3), again).run(["model.g_optimizer.lr=5e-4,6e-4"])
+
+
+def test_a_second_sweeper_in_the_same_directory_is_refused(tmp_path):
+    options = OmegaConf.structured(GanLightningSweeperConf(sampler="grid"))
+    first = RunLock(tmp_path)
+    first.acquire()  # a sweeper at work there (in another process, as a user starts it)
+    try:
+        with pytest.raises(UserError, match="is in use by pid"):
+            Sweep(options, sweep_config(tmp_path, seeds=None), StandInLauncher(tmp_path)).run(["seed=0,1"])
+    finally:
+        first.release()
+    assert not list(tmp_path.glob("*/result.json"))  # it ran nothing
 
 
 def test_a_sweep_with_a_multi_process_trainer_is_one_line(tmp_path):

@@ -68,4 +68,16 @@ def restore_overrides(args: list[str]) -> tuple[list[str], list[str]]:
     if any(_key(o)[0] == SEARCH_GROUP for o in restored):
         restored.append("hydra.mode=RUN")
     config_dirs = [] if parsed.config_dir else [a for d in _config_dirs(run_dir) for a in ("--config-dir", d)]
-    return [*config_dirs, *restored, *args], restored
+    # Options (--config-dir, ...) first: argparse takes the overrides as one run of words.
+    return [*config_dirs, *_options(args, parsed.overrides), *restored, *parsed.overrides], restored
+
+
+def _options(args: list[str], overrides: list[str]) -> list[str]:
+    """``args`` without ``overrides`` (which argparse found in that order among them)."""
+    options, pending = [], list(overrides)
+    for arg in args:
+        if pending and arg == pending[0]:
+            pending.pop(0)
+        else:
+            options.append(arg)
+    return options
