@@ -133,7 +133,9 @@ def test_datamodule_reads_full_mnist(mnist_root):
 def test_datamodule_downloads_missing_files_when_it_can(tmp_path, monkeypatch):
     import torchvision.datasets
 
-    def fake_download(root, train, download):  # what torchvision leaves on disk
+    # A stand-in for torchvision's download (no network here): it leaves what torchvision
+    # leaves on disk, the images file, for the data module to find.
+    def fake_download(root, train, download):
         raw = Path(root) / "MNIST" / "raw"
         raw.mkdir(parents=True)
         (raw / "train-images-idx3-ubyte.gz").write_bytes(EMBEDDED_MNIST.read_bytes())

@@ -243,6 +243,7 @@ def test_a_requeued_slurm_job_saves_requeues_and_resumes_itself(tmp_path, monkey
     """SLURM sends SIGUSR1 (#SBATCH --signal=SIGUSR1@90) before a job's time runs out: the run
     stops after the iteration, saves last.ckpt, requeues its job, and the job, started again
     with the same command, resumes from that checkpoint."""
+    # A stand-in scontrol that records its arguments: no SLURM cluster exists here.
     scontrol = tmp_path / "bin" / "scontrol"
     scontrol.parent.mkdir()
     scontrol.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "scontrol.log"}\n')
