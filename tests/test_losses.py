@@ -140,3 +140,31 @@ def test_a_new_loss_is_one_function_and_a_name(tmp_path):
         assert math.isfinite(metrics["train/d_loss"]) and get_loss("test_squared_hinge").fn is squared_hinge
     finally:
         del LOSSES["test_squared_hinge"]
+
+
+def test_r1_comes_every_k_updates_scaled_by_k(tmp_path):
+    """Lazy regularization (README, Research knobs): with model.r1_every=4, D's loss takes
+    gamma / 2 * 4 * R1 at updates 0, 4, 8, ... and nothing at the others."""
+    from unittest.mock import PropertyMock, patch
+
+    from hydra.utils import instantiate
+
+    from gan_lightning.losses import r1_penalty
+
+    cfg = compose_train(tmp_path, "model.r1_gamma=2", "model.r1_every=4", "model.r2_gamma=0.5")
+    module = instantiate(cfg.model, _recursive_=False, num_classes=0)
+    real, fake = torch.rand(8, 1, 28, 28) * 2 - 1, torch.rand(8, 1, 28, 28) * 2 - 1
+    critic = lambda x: module.d(x, None)  # noqa: E731
+    for step in range(9):
+        with patch.object(type(module), "global_step", new_callable=PropertyMock, return_value=step):
+            penalties = module._penalties(real, fake, None, draw=0)
+        if step % 4:
+            assert penalties == {}, step
+        else:
+            assert penalties.keys() == {"train/r1", "train/r2"}
+            assert penalties["train/r1"].item() == pytest.approx(
+                0.5 * 2 * 4 * r1_penalty(critic, real).item(), rel=1e-5
+            )
+            assert penalties["train/r2"].item() == pytest.approx(
+                0.5 * 0.5 * 4 * r1_penalty(critic, fake).item(), rel=1e-5
+            )
