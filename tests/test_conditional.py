@@ -155,3 +155,26 @@ def test_a_short_real_conditional_run_draws_the_classes_it_is_asked_for(tmp_path
     overrides = [f"data.root={mnist_root}", "trainer.max_steps=1000", "logger=none"]
     metrics = train(compose_train(tmp_path, *CGAN, *overrides))
     assert metrics["val/class_acc"] > 0.15
+
+
+def test_interpolate_keeps_the_class_it_is_given(conditional_run, tmp_path):
+    """Every frame of ``interpolate --class 2`` is the generator's draw for class 2 along the
+    path between the seed's two z."""
+    from torchvision.utils import save_image
+
+    from gan_lightning.randomness import latent_noise, seeded
+    from gan_lightning.sampling import slerp
+
+    gan_sample(
+        [str(conditional_run), "interpolate", "--class", "2", "--steps", "5", "--format", "png", "--out", str(tmp_path)]
+    )
+    generator, latent_dim, _ = load_generator(conditional_run / "checkpoints" / "last.ckpt", ema=False)
+    ends = latent_noise(2, latent_dim, seeded(0))
+    path = slerp(ends[0], ends[1], torch.linspace(0, 1, 5))
+    for k, name in ((2, "expected2.png"), (5, "expected5.png")):
+        save_image(
+            generate(generator, path, torch.full((5,), k)), tmp_path / name, nrow=5, normalize=True, value_range=(-1, 1)
+        )
+    made = np.asarray(Image.open(tmp_path / "interpolation_seed0_class2.png"))
+    assert np.array_equal(made, np.asarray(Image.open(tmp_path / "expected2.png")))
+    assert not np.array_equal(made, np.asarray(Image.open(tmp_path / "expected5.png")))
