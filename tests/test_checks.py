@@ -64,3 +64,13 @@ def test_an_exception_chain_that_loops_is_reported_in_one_line_and_the_command_e
     assert result.stderr.strip().splitlines() == [
         f"error: {root} (unexpected: GAN_LIGHTNING_DEBUG=1 shows the traceback)"
     ]
+
+
+def test_gan_lightning_debug_brings_the_traceback_back():
+    code = "from gan_lightning.errors import command\n@command\ndef main():\n    raise KeyError('boom')\nmain()\n"
+    for debug, traceback in (("", False), ("1", True)):
+        env = {"PYTHONPATH": str(REPO), "GAN_LIGHTNING_DEBUG": debug}
+        result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=10)
+        assert result.returncode == 1, result.stderr
+        assert ("Traceback (most recent call last)" in result.stderr) == traceback, result.stderr
+        assert "KeyError" in result.stderr.strip().splitlines()[-1]
