@@ -123,10 +123,15 @@ def test_a_grid_killed_mid_run_continues_with_the_same_command(tmp_path):
 def test_failed_runs_are_recorded_and_the_sweep_goes_on(tmp_path):
     poison = ["+callbacks.poison._target_=tests.test_hardening.PoisonGenerator", "+callbacks.poison.step=2,100"]
     guard = "callbacks.divergence_guard.every_n_steps=1"
-    result = run_gan_train(tmp_path, "-m", "data.batch_size=0,64", *poison, guard, *TINY)
+    # The loss-based objective, which needs no scoring (README, Sweeps: the objective).
+    gap = ["optimized_metric=train/equilibrium_gap", "callbacks.sample_quality=null"]
+    result = run_gan_train(tmp_path, "-m", "data.batch_size=0,64", *poison, guard, *gap, *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = csv_rows(the_sweep(tmp_path) / "summary.csv")
     assert [row["status"] for row in rows] == ["ok", "failed", "failed", "failed"]
+    ok = json.loads((the_sweep(tmp_path) / rows[0]["run"] / "result.json").read_text())
+    assert ok["objective_name"] == "train/equilibrium_gap" and "val/fid" not in ok["metrics"]
+    assert 0 < ok["objective"] == ok["metrics"]["train/equilibrium_gap"]
     assert "+callbacks.poison.step=100" in rows[0]["overrides"] and "data.batch_size=64" in rows[0]["overrides"]
     errors = sorted(row["error"] for row in rows[1:])
     assert errors[0].startswith("data.batch_size=0: must be an integer, at least 1")
