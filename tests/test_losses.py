@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from lightning.pytorch import Callback
 from torch import nn
 
 from gan_lightning.errors import UserError
@@ -168,3 +169,28 @@ def test_r1_comes_every_k_updates_scaled_by_k(tmp_path):
             assert penalties["train/r2"].item() == pytest.approx(
                 0.5 * 0.5 * 4 * r1_penalty(critic, fake).item(), rel=1e-5
             )
+
+
+class SpyOnAugment(Callback):
+    """Records what D's augmentation is given: whether it carries a gradient to G."""
+
+    def __init__(self) -> None:
+        self.calls: list[bool] = []
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        augment = pl_module.augment
+
+        def spy(images, *args):
+            self.calls.append(images.requires_grad)
+            return augment(images, *args)
+
+        pl_module.augment = spy
+
+
+def test_augmentation_reaches_both_updates(tmp_path):
+    """DiffAugment (README, Research knobs) is applied to all D sees: the reals and the detached
+    fakes in D's update, and the fakes in G's update, through which G's gradient flows."""
+    spy = SpyOnAugment()
+    overrides = ["model.augment=[translation]", "trainer.max_steps=2", "logger=none", "~callbacks.sample_quality"]
+    train(compose_train(tmp_path, *overrides), extra_callbacks=[spy])
+    assert spy.calls == [False, False, True] * 2  # D: reals, fakes (detached); G: fakes, per step
