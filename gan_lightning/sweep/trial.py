@@ -17,6 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from gan_lightning.errors import Interrupted, describe, exit_with, find_reported_error
+from gan_lightning.run.lock import is_rank_zero
 from gan_lightning.sweep.launch import refuse_multi_process, set_threads_for_parallel_runs
 from gan_lightning.sweep.results import STUDY_FILE, objective, write_result
 
@@ -51,8 +52,6 @@ class Trial:
         if metrics and math.isnan(value) and self.metric not in metrics:
             missing = f"optimized_metric={self.metric} was not logged (val/* needs callbacks.sample_quality)"
             log.warning(missing)
-        from gan_lightning.run.lock import is_rank_zero
-
         if metrics and is_rank_zero():
             pruned = self._reporter.pruned_epoch if self._reporter else None
             write_result(self.run_dir, self.overrides, metrics, value, missing, self.metric, pruned)
