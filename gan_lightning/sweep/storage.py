@@ -39,23 +39,22 @@ def open_storage(url: str | None, sweep_dir: Path) -> optuna.storages.BaseStorag
     return JournalStorage(JournalFileBackend(str(sweep_dir / JOURNAL)))
 
 
-def load_study(sweep_dir: Path) -> optuna.Study:
-    """The study of ``sweep_dir``, as a run of it or a summary needs it (with its pruner)."""
+def _open(sweep_dir: Path) -> tuple[optuna.Study, optuna.storages.BaseStorage, str]:
+    """The sweep's study (with its pruner), its storage and its name, from ``study.json``."""
     about = json.loads((sweep_dir / STUDY_FILE).read_text())
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage, name = open_storage(about["storage"], sweep_dir), about["study_name"]
     pruner = make_pruner(about["pruner"], about.get("pruner_args"))
-    return optuna.load_study(
-        study_name=about["study_name"], storage=open_storage(about["storage"], sweep_dir), pruner=pruner
-    )
+    return optuna.load_study(study_name=name, storage=storage, pruner=pruner), storage, name
+
+
+def load_study(sweep_dir: Path) -> optuna.Study:
+    """The study of ``sweep_dir``, as a run of it or a summary needs it (with its pruner)."""
+    return _open(sweep_dir)[0]
 
 
 def load_trial(sweep_dir: Path, number: int) -> optuna.Trial:
     """Trial ``number`` of the sweep's study, for a run (in its own process) to report to."""
-    about = json.loads((sweep_dir / STUDY_FILE).read_text())
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = open_storage(about["storage"], sweep_dir)
-    study = optuna.load_study(
-        study_name=about["study_name"], storage=storage, pruner=make_pruner(about["pruner"], about.get("pruner_args"))
-    )
-    study_id = storage.get_study_id_from_name(about["study_name"])
-    return optuna.trial.Trial(study, storage.get_trial_id_from_study_id_trial_number(study_id, number))
+    study, storage, name = _open(sweep_dir)
+    trial_id = storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(name), number)
+    return optuna.trial.Trial(study, trial_id)
