@@ -125,8 +125,7 @@ def fid_by_class(
     import torch
 
     from gan_lightning.metrics.scores import SampleScores, as_float_batches
-    from gan_lightning.randomness import latent_noise, seeded
-    from gan_lightning.sampling import generate
+    from gan_lightning.sampling import generate, latents
 
     if labels is None:
         raise UserError("this data set has no labels for its real images: no per-class FID")
@@ -135,7 +134,7 @@ def fid_by_class(
         real = np.flatnonzero(labels.numpy() == k)[:per_class]
         scores = SampleScores(features, inception_weights=inception_weights)
         scores.add_real(as_float_batches(reference[np.sort(real)], batch_size, cpu))
-        z = latent_noise(per_class, module.latent_dim, seeded(seed + k))
+        z = latents(per_class, module.latent_dim, seed + k)
         fakes = generate(module.generator, z, torch.full((per_class,), k))
         result[str(k)] = scores.score([fakes], seed=seed)["fid"]
     return result

@@ -17,7 +17,7 @@ from gan_lightning.checkpoint_io import AtomicCheckpointIO
 from gan_lightning.errors import Interrupted, TrainingError, UserError
 from gan_lightning.paths import run_dir as run_dir_for_new_run
 from gan_lightning.train import train
-from tests.conftest import _gan_train, compose_train, run_gan_train, start_gan_train
+from tests.conftest import compose_train, run_gan_train, start_gan_train
 
 
 def last_ckpt(run_dir: Path) -> dict:
@@ -362,8 +362,8 @@ def test_a_second_ctrl_c_from_the_terminal_stops_at_once_without_saving(tmp_path
     sent once the first is acknowledged, lands in the same iteration."""
     run_dir = tmp_path / "run"
     slow_steps = ["experiment=mnist_dcgan", "data.batch_size=128", "callbacks.last_checkpoint.every_n_steps=2"]
-    args, env = _gan_train(("data.download=false", f"hydra.run.dir={run_dir}", "logger=none", *slow_steps))
-    proc = subprocess.Popen(args, cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    overrides = ["data.download=false", f"hydra.run.dir={run_dir}", "logger=none", *slow_steps]
+    proc = start_gan_train(tmp_path, *overrides, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     saved = wait_for_a_checkpoint(proc, run_dir / "checkpoints" / "last.ckpt")
     proc.send_signal(signal.SIGINT)
     lines = []
@@ -397,19 +397,19 @@ def test_a_disk_that_fills_up_ends_the_run_in_one_line_and_keeps_the_last_checkp
     before = (run_dir / "checkpoints" / "last.ckpt").read_bytes()
     # A real limit on file size (no patched torch.save): the next checkpoint cannot be written.
     limit = len(before) // 2
-    args, env = _gan_train(("data.download=false", f"ckpt_path={run_dir}", "trainer.max_steps=20"))
-    limited = subprocess.run(
-        args,
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    limited = start_gan_train(
+        tmp_path,
+        "data.download=false",
+        f"ckpt_path={run_dir}",
+        "trainer.max_steps=20",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         preexec_fn=lambda: _file_size_limit(limit),
     )
-    assert limited.returncode == 1, limited.stderr[-2000:]
-    line = limited.stderr.strip().splitlines()[-1]
-    assert line.startswith("error: ") and "could not write checkpoint" in line, limited.stderr[-2000:]
-    assert line.endswith("; the previous one is kept") and "Traceback" not in limited.stderr
+    _, err = limited.communicate(timeout=120)
+    assert limited.returncode == 1, err[-2000:]
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("error: ") and "could not write checkpoint" in line, err[-2000:]
+    assert line.endswith("; the previous one is kept") and "Traceback" not in err
     assert (run_dir / "checkpoints" / "last.ckpt").read_bytes() == before  # untouched, loads
     assert last_ckpt(run_dir)["global_step"] == 10 and not list((run_dir / "checkpoints").glob(".*.tmp"))

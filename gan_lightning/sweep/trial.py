@@ -34,11 +34,11 @@ class Trial:
         self.callbacks: list[Any] = []
         self._reporter: Any = None
         if multirun:
-            launcher = HydraConfig.get().launcher
-            refuse_multi_process(cfg.trainer, str(launcher.get("_target_", "")))
-            if threads := set_threads_for_parallel_runs(launcher):
+            hydra = HydraConfig.get()
+            refuse_multi_process(cfg.trainer, str(hydra.launcher.get("_target_", "")))
+            if threads := set_threads_for_parallel_runs(hydra.launcher):
                 log.info("Runs share this machine: %d torch threads for this one", threads)
-            self._reporter = _reporter(self.metric)
+            self._reporter = _reporter(hydra, self.metric)
             self.callbacks = [self._reporter] if self._reporter else []
 
     def finish(self, metrics: dict[str, float], dry: bool = False) -> float:
@@ -71,9 +71,8 @@ class Trial:
         return math.inf
 
 
-def _reporter(metric: str) -> Any:
+def _reporter(hydra: DictConfig, metric: str) -> Any:
     """The reporter of this run, when it is a trial of a sweep with a study."""
-    hydra = HydraConfig.get()
     sweep_dir = Path(hydra.sweep.dir)
     if not (sweep_dir / STUDY_FILE).is_file() or not str(hydra.sweep.subdir).isdigit():
         return None
