@@ -115,6 +115,8 @@ class SampleQuality(Callback):
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not self._due(trainer):
             return
+        if trainer.is_global_zero:  # scoring can take minutes (Inception on a CPU): say it began
+            log.info("epoch %d: scoring %d samples", trainer.current_epoch, self.num_samples)
         start = time.perf_counter()
         metrics = self.score(trainer, pl_module)
         seconds = time.perf_counter() - start

@@ -9,6 +9,7 @@ import torch
 from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch import Callback, LightningModule, Trainer
 
+from gan_lightning.errors import Interrupted
 from gan_lightning.paths import slurm_job
 from gan_lightning.private_api import cluster_environment, forget_sigterm
 from gan_lightning.run.records import logged_metrics
@@ -74,22 +75,32 @@ class StopOnSignal(Callback):
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         signals = self.signals
-        signals.training_started = True
         environment = cluster_environment(trainer)
         if isinstance(environment, SLURMEnvironment) and environment.auto_requeue and slurm_job():
             signals.requeue_signal = int(environment.requeue_signal or signal.SIGUSR1)
         # When fit began, Lightning put its own handlers in place of the run's: its SIGTERM one
         # ends training without a checkpoint and with exit status 0. Take them back, and forget
-        # a SIGTERM Lightning saw while setting up: the run's handler saw it too, and this run
-        # stops after its first iteration, saved, instead.
+        # a SIGTERM Lightning saw while setting up: the run's handler saw it too.
         signals.install((signal.SIGTERM,) + ((signals.requeue_signal,) if signals.requeue_signal else ()))
         forget_sigterm(trainer)
+        # A signal during set-up (on any rank): every rank stops here, nothing trained, nothing
+        # saved; the command then removes what it created, as for any failure before training.
+        if self._agreed(trainer):
+            name = signal.Signals(signals.signum).name
+            raise Interrupted(signals.signum, f"Interrupted ({name}) during set-up: nothing trained, nothing saved")
+        signals.training_started = True
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args: Any) -> None:
-        signals = self.signals
         # Every rank must stop at the same iteration, or DDP would hang in its next all-reduce.
-        if trainer.strategy.reduce_boolean_decision(signals.signum is not None, all=False):
-            signum = torch.tensor(signals.signum or 0, device=trainer.strategy.root_device)
-            signals.signum = int(trainer.strategy.reduce(signum, reduce_op="max"))  # the one some rank got
-            signals.cut_short = True
+        if self._agreed(trainer):
+            self.signals.cut_short = True
             trainer.should_stop = True
+
+    def _agreed(self, trainer: Trainer) -> bool:
+        """Whether a signal arrived on any rank; every rank then holds the one some rank got."""
+        signals = self.signals
+        if not trainer.strategy.reduce_boolean_decision(signals.signum is not None, all=False):
+            return False
+        signum = torch.tensor(signals.signum or 0, device=trainer.strategy.root_device)
+        signals.signum = int(trainer.strategy.reduce(signum, reduce_op="max"))
+        return True

@@ -137,20 +137,27 @@ class Run:
         if self._lock is not None:
             self._lock.release()
         failed_early = error is not None and not self.signals.training_started
-        if (failed_early or self.dry) and self._rank_zero and not in_multirun():
-            self._remove_what_this_command_created()
+        if self._rank_zero and not in_multirun():
+            if failed_early or self.dry:
+                self._remove_what_this_command_created()
+            elif self.finished:  # nothing done: no record of this attempt (result.json may be rewritten)
+                self._remove_this_attempts_config()
         if self._rank_zero and self.dir.is_dir() and self.signals.training_started:
             log.info("Run directory: %s", self.dir)
 
     def _remove_what_this_command_created(self) -> None:
         """Nothing trained: a new run's directory goes; a resume loses only this attempt's config."""
-        if HydraConfig.initialized() and self.cfg.get("ckpt_path"):
-            subdir = HydraConfig.get().output_subdir
-            if subdir and subdir != CONFIG_DIR:
-                shutil.rmtree(self.dir / subdir, ignore_errors=True)
+        self._remove_this_attempts_config()
         if self._entries_before <= HYDRA_FILES:  # a new run: all of it is this command's
             shutil.rmtree(self.dir, ignore_errors=True)
             return
         for entry in set(os.listdir(self.dir)) - self._entries_before if self.dir.is_dir() else ():
             target = self.dir / entry
             shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+
+    def _remove_this_attempts_config(self) -> None:
+        """A resume's ``.hydra/resume_<time>/``: the record of an attempt that did nothing."""
+        if HydraConfig.initialized() and self.cfg.get("ckpt_path"):
+            subdir = HydraConfig.get().output_subdir
+            if subdir and subdir != CONFIG_DIR:
+                shutil.rmtree(self.dir / subdir, ignore_errors=True)

@@ -16,8 +16,8 @@ log = logging.getLogger(__name__)
 class Signals:
     """Ctrl-C (SIGINT), SIGTERM (what schedulers send on preemption) and, under SLURM with
     auto-requeue, its requeue signal: the first asks training to stop after the iteration under
-    way (``signum`` records it; the ``StopOnSignal`` callback acts on it), a second one aborts
-    at once, without saving."""
+    way, or, during set-up, before the first one (``signum`` records it; the ``StopOnSignal``
+    callback acts on it); a second one aborts at once, without saving."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -44,4 +44,7 @@ class Signals:
             raise Interrupted(signum, f"{name} again: stopped at once, nothing saved")
         self.signum = signum
         again = "Ctrl-C" if signum == signal.SIGINT else name
-        log.warning("%s: stopping after this iteration and saving last.ckpt (%s again stops at once)", name, again)
+        if self.training_started:
+            log.warning("%s: stopping after this iteration and saving last.ckpt (%s again stops at once)", name, again)
+        else:
+            log.warning("%s: stopping once set-up ends, before training (%s again stops at once)", name, again)
