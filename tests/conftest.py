@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +53,48 @@ def start_gan_train(
 ) -> subprocess.Popen:
     args, env = _gan_train(overrides)
     return subprocess.Popen(args, cwd=cwd, env={**env, **(env_extra or {})}, text=True, **popen)
+
+
+def run_files(run_dir: Path) -> dict[str, bytes]:
+    """Every file under ``run_dir``, by its relative path, with its bytes."""
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+
+
+class Console:
+    """A ``gan-train`` process whose console (stdout and stderr, as one stream) is read as it
+    prints, so that a test can act at a moment the run announces, as a user at a terminal would."""
+
+    def __init__(self, cwd: Path, *overrides: str) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        self.proc = start_gan_train(cwd, *overrides, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, words: str, timeout: float = 120) -> str:
+        """The first line printed from now on that holds ``words``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                break
+            self.seen.append(line)
+            if words in line:
+                return line
+        raise AssertionError(f"never printed {words!r}; the last lines: {self.seen[-5:]}")
+
+    def finish(self, timeout: float = 120) -> tuple[int, list[str]]:
+        """The exit status, and every line printed."""
+        status = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=10)
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+        return status, self.seen
 
 
 def run_gan_train(cwd: Path, *overrides: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -1,5 +1,6 @@
 """No lost runs, clear errors, honest failure."""
 
+import json
 import logging
 import os
 import random
@@ -14,10 +15,9 @@ from lightning.pytorch import Callback
 
 import gan_lightning.checkpoint_io as checkpoint_io
 from gan_lightning.checkpoint_io import AtomicCheckpointIO
-from gan_lightning.errors import Interrupted, TrainingError, UserError
-from gan_lightning.paths import run_dir as run_dir_for_new_run
+from gan_lightning.errors import TrainingError, UserError
 from gan_lightning.train import train
-from tests.conftest import compose_train, run_gan_train, start_gan_train
+from tests.conftest import compose_train, run_files, run_gan_train, start_gan_train
 
 
 def last_ckpt(run_dir: Path) -> dict:
@@ -219,66 +219,40 @@ def test_a_dcgan_checkpoint_written_before_batch_norm_was_a_key_resumes(tmp_path
     assert torch.load(path, weights_only=True)["global_step"] == 4
 
 
-def test_a_corrupt_checkpoint_is_refused(tmp_path):
-    (tmp_path / "bad.ckpt").write_bytes(b"not a checkpoint")
-    with pytest.raises(UserError, match="not a readable checkpoint"):
-        train(compose_train(tmp_path, f"ckpt_path={tmp_path / 'bad.ckpt'}"))
-
-
-def test_a_truncated_last_ckpt_names_the_newest_checkpoint_that_loads(tmp_path):
-    run_dir = tmp_path / "run"
-    saves = ["callbacks.periodic_checkpoint.every_n_epochs=1", "+trainer.limit_train_batches=5"]
-    train(compose_train(run_dir, "trainer.max_epochs=3", *saves, "logger=none"))
-    last = run_dir / "checkpoints" / "last.ckpt"
-    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])  # a copy cut short
-    newest = run_dir / "checkpoints" / "epoch002-step0000015.ckpt"
-    with pytest.raises(UserError) as refused:
-        train(compose_train(run_dir, f"ckpt_path={run_dir}", "trainer.max_epochs=4", *saves, "logger=none"))
-    message = str(refused.value)
-    assert message.startswith(f"{last} is not a readable checkpoint (")
-    assert message.endswith(f"the newest that loads is {newest.name}: gan-train ckpt_path={newest}")
-
-
-def test_a_requeued_slurm_job_saves_requeues_and_resumes_itself(tmp_path, monkeypatch):
-    """SLURM sends SIGUSR1 (#SBATCH --signal=SIGUSR1@90) before a job's time runs out: the run
-    stops after the iteration, saves last.ckpt, requeues its job, and the job, started again
-    with the same command, resumes from that checkpoint."""
+@pytest.mark.slow
+def test_a_slurm_job_sent_its_requeue_signal_saves_requeues_and_resumes_itself(tmp_path):
+    """SLURM sends SIGUSR1 (#SBATCH --signal=SIGUSR1@90) before a job's time runs out, here from
+    another process while the job trains: it stops after the iteration, saves last.ckpt,
+    requeues its job, and the job, started again with the same command, resumes from there."""
     # A stand-in scontrol that records its arguments: no SLURM cluster exists here.
     scontrol = tmp_path / "bin" / "scontrol"
     scontrol.parent.mkdir()
     scontrol.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "scontrol.log"}\n')
     scontrol.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{scontrol.parent}:{os.environ['PATH']}")
-    slurm = {"SLURM_JOB_ID": "4242", "SLURM_JOB_NAME": "gan", "SLURM_NTASKS": "1", "SLURM_PROCID": "0"}
-    slurm |= {"SLURM_LOCALID": "0", "SLURM_NODEID": "0", "SLURM_NODELIST": "localhost"}
-    for name, value in slurm.items():
-        monkeypatch.setenv(name, value)
-    usr1 = ["+callbacks.usr1._target_=tests.test_resume.SignalAt", "+callbacks.usr1.step=6"]
-    usr1 += [f"+callbacks.usr1.signum={int(signal.SIGUSR1)}"]
+    job = {"PATH": f"{scontrol.parent}:{os.environ['PATH']}", "SLURM_JOB_ID": "4242", "SLURM_JOB_NAME": "gan"}
+    job |= {"SLURM_NTASKS": "1", "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0"}
+    job |= {"SLURM_NODELIST": "localhost"}
     run_dir = tmp_path / "logs" / "train" / "runs" / "slurm-4242"
-    assert run_dir_for_new_run(None, str(tmp_path / "logs" / "train" / "runs")) == str(run_dir)
-    command = ["trainer.max_steps=10", "logger=none", *usr1]
-    with pytest.raises(Interrupted, match="SIGUSR1 at step 7; last.ckpt saved. Requeued SLURM job 4242") as stop:
-        train(compose_train(run_dir, *command))
-    assert stop.value.exit_code == 128 + signal.SIGUSR1
-    assert (tmp_path / "scontrol.log").read_text() == "requeue 4242\n"
-    assert last_ckpt(run_dir)["global_step"] == 7  # sent at the end of step 6: step 7 was under way
+    command = ["data.download=false", "trainer.max_steps=60", "logger=none", "trainer.enable_progress_bar=false"]
+    command += ["callbacks.sample_quality.num_samples=500", "callbacks.last_checkpoint.every_n_steps=2"]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
+    proc = start_gan_train(tmp_path, *command, env_extra=job, **pipes)
+    wait_for_a_checkpoint(proc, run_dir / "checkpoints" / "last.ckpt")
+    proc.send_signal(signal.SIGUSR1)
+    out = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 128 + signal.SIGUSR1, out[-2000:]
+    step = last_ckpt(run_dir)["global_step"]
+    assert out.strip().splitlines()[-1] == f"SIGUSR1 at step {step}; last.ckpt saved. Requeued SLURM job 4242"
+    assert (tmp_path / "scontrol.log").read_text() == "requeue 4242\n" and 0 < step < 60
 
-    train(compose_train(run_dir, *command))  # the same command, as the requeued job runs it
-    assert last_ckpt(run_dir)["global_step"] == 10
+    again = start_gan_train(tmp_path, *command, env_extra=job, **pipes)  # the requeued job
+    out = again.communicate(timeout=120)[0]
+    assert again.returncode == 0, out[-2000:]
+    assert "SLURM job 4242 started again: resuming from its last.ckpt" in out
+    assert last_ckpt(run_dir)["global_step"] == 60
 
 
 # --- resume edge cases ---------------------------------------------------------------------
-
-
-def test_resuming_a_finished_run_says_so(tmp_path, finished_run, caplog):
-    before = (finished_run / "checkpoints" / "last.ckpt").read_bytes()
-    with caplog.at_level(logging.WARNING):
-        metrics = train(compose_train(finished_run, f"ckpt_path={finished_run}", "trainer.max_steps=10"))
-    # Its result.json is missing (train() alone writes none): the last checkpoint's record stands in.
-    assert metrics["iterations"] == 10 and metrics["train/g_loss"] > 0
-    assert any("already at step 10 of trainer.max_steps=10" in r.getMessage() for r in caplog.records)
-    assert (finished_run / "checkpoints" / "last.ckpt").read_bytes() == before
 
 
 def test_resuming_with_changed_settings_names_them_and_applies_them(tmp_path, caplog):
@@ -390,26 +364,65 @@ def _file_size_limit(limit: int) -> None:
 
 
 @pytest.mark.slow
-def test_a_disk_that_fills_up_ends_the_run_in_one_line_and_keeps_the_last_checkpoint(tmp_path):
-    run_dir = tmp_path / "run"
-    first = run_gan_train(tmp_path, f"hydra.run.dir={run_dir}", "trainer.max_steps=10", "logger=none", timeout=120)
-    assert first.returncode == 0, first.stderr[-2000:]
-    before = (run_dir / "checkpoints" / "last.ckpt").read_bytes()
-    # A real limit on file size (no patched torch.save): the next checkpoint cannot be written.
-    limit = len(before) // 2
-    limited = start_gan_train(
-        tmp_path,
-        "data.download=false",
-        f"ckpt_path={run_dir}",
-        "trainer.max_steps=20",
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        preexec_fn=lambda: _file_size_limit(limit),
+def test_resumes_on_the_command_line_that_cannot_go_on_leave_the_run_as_it_was(tmp_path):
+    """A finished run, other networks, a corrupt file, a truncated last.ckpt and a disk that fills
+    up, each typed as a user types it: one line, its exit status, and the run's files as they were."""
+    run_dir, ckpts = tmp_path / "run", tmp_path / "run" / "checkpoints"
+    limits = [
+        "trainer.max_epochs=2",
+        "+trainer.limit_train_batches=5",
+        "callbacks.periodic_checkpoint.every_n_epochs=1",
+        "callbacks.sample_quality.num_samples=500",
+    ]
+    first = run_gan_train(
+        tmp_path, "data.download=false", f"hydra.run.dir={run_dir}", *limits, "logger=none", timeout=120
     )
-    _, err = limited.communicate(timeout=120)
-    assert limited.returncode == 1, err[-2000:]
-    line = err.strip().splitlines()[-1]
-    assert line.startswith("error: ") and "could not write checkpoint" in line, err[-2000:]
-    assert line.endswith("; the previous one is kept") and "Traceback" not in err
-    assert (run_dir / "checkpoints" / "last.ckpt").read_bytes() == before  # untouched, loads
-    assert last_ckpt(run_dir)["global_step"] == 10 and not list((run_dir / "checkpoints").glob(".*.tmp"))
+    assert first.returncode == 0, first.stderr[-2000:]
+    (run_dir / "result.json").unlink()  # lost, say, in a copy: the finished run writes it again
+
+    def resume(*overrides: str, status: int, **popen) -> str:
+        """Runs the resume; checks its output and that the run's files (its checkpoints, for
+        an attempt that trained before it failed) are as they were."""
+        trains = "preexec_fn" in popen
+        before = run_files(ckpts if trains else run_dir)
+        proc = start_gan_train(tmp_path, *overrides, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == status, err[-2000:]
+        assert "Traceback" not in err and not list(ckpts.glob(".*.tmp"))
+        after = run_files(ckpts if trains else run_dir)
+        assert trains or after.pop("train.log", b"").startswith(before.pop("train.log", b""))  # each attempt's log
+        after.pop(".lock", None), before.pop(".lock", None)  # who held it last
+        if status == 0:  # written again, for the finished run
+            after.pop("result.json"), before.pop("result.json", None)
+        assert after == before  # checkpoints, configs (none of this attempt's): as they were
+        return (err or out).strip().splitlines()[-1]
+
+    line = resume(f"ckpt_path={run_dir}", status=0)
+    assert line.endswith("already finished 2 epochs of trainer.max_epochs=2; raise it to train on")
+    assert json.loads((run_dir / "result.json").read_text())["metrics"]["iterations"] == 10
+
+    line = resume(f"ckpt_path={run_dir}", "model.latent_dim=64", status=2)
+    assert line == f"error: ckpt_path={ckpts / 'last.ckpt'} holds other networks than this run builds: " + (
+        "model.latent_dim=100 there, 64 here"
+    )
+
+    (tmp_path / "bad.ckpt").write_bytes(b"not a checkpoint")
+    line = resume(f"ckpt_path={tmp_path / 'bad.ckpt'}", status=2)
+    assert line.startswith(f"error: {tmp_path / 'bad.ckpt'} is not a readable checkpoint (")
+    assert not list(tmp_path.glob("logs/train/runs/*"))  # no run directory for it either
+
+    last, whole = ckpts / "last.ckpt", (ckpts / "last.ckpt").read_bytes()
+    last.write_bytes(whole[: len(whole) // 2])  # a copy cut short
+    newest = ckpts / "epoch001-step0000010.ckpt"
+    line = resume(f"ckpt_path={run_dir}", "trainer.max_epochs=3", status=2)
+    assert line.startswith(f"error: {last} is not a readable checkpoint (")
+    assert line.endswith(f"the newest that loads is {newest.name}: gan-train ckpt_path={newest}")
+    last.write_bytes(whole)
+
+    # A real limit on file size (no patched torch.save): the next checkpoint cannot be written.
+    line = resume(
+        f"ckpt_path={run_dir}", "trainer.max_epochs=3", status=1, preexec_fn=lambda: _file_size_limit(len(whole) // 2)
+    )
+    assert line.startswith("error: ") and "could not write checkpoint" in line
+    assert line.endswith("; the previous one is kept")
+    assert last_ckpt(run_dir)["global_step"] == 10

@@ -1,8 +1,10 @@
 """Resuming continues the same run: same weights as never stopping, same noise, same logs."""
 
+import csv
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from lightning.pytorch import Callback
 
 from gan_lightning.errors import Interrupted
 from gan_lightning.train import train
-from tests.conftest import compose_train, start_gan_train
+from tests.conftest import Console, compose_train, run_files, start_gan_train
 from tests.test_cli import NOISE
 
 SMALL = ["data.batch_size=256", "trainer.deterministic=true", "trainer.log_every_n_steps=5"]
@@ -42,50 +44,67 @@ class SignalAt(Callback):
             os.kill(os.getpid(), self.signum)
 
 
-# A small DCGAN, its batch and its limit: all must come back from the printed line alone.
-DCGAN = [
-    "experiment=mnist_dcgan32",
-    "model.generator.base_width=8",
-    "model.discriminator.base_width=8",
-    "data.batch_size=16",
-    "trainer.max_steps=20",
-    "trainer.deterministic=true",
-    "callbacks.sample_quality.num_samples=100",
-    "trainer.enable_progress_bar=false",
-]
-
-
 @pytest.mark.slow
-def test_ctrl_c_saves_and_the_printed_line_resumes_the_same_run(tmp_path):
-    """SIGTERM from a scheduler takes the same path to the same line (exit 143): tested as
-    processes in test_cli.py (DDP) and test_records.py (during the final save)."""
-    signum, status = signal.SIGINT, 130
-    stop = ["+callbacks.signal._target_=tests.test_resume.SignalAt", "+callbacks.signal.step=8"]
-    proc = gan_train(tmp_path, *DCGAN, *stop, f"+callbacks.signal.signum={int(signum)}")
-    out = finish(proc)
-    assert proc.returncode == status, out
-    for noise in NOISE:  # a default run's console is quiet too
-        assert noise not in out, noise
-    (run_dir,) = (tmp_path / "logs" / "train" / "runs").iterdir()
-    assert out.count(f"Run directory: {run_dir}") == 2  # at the start and at the end
-    stopped = last_checkpoint(run_dir)
-    # Sent at the end of step 8, after the run looked for signals: it stops after step 9.
-    assert stopped["global_step"] == 9  # mid-epoch: 625 batches make one...
-    assert stopped["loops"]["fit_loop"]["epoch_progress"]["current"]["completed"] == 0  # ...still under way
-    printed = out.strip().splitlines()[-1]
-    assert printed.startswith(f"Interrupted ({signum.name}) at step 9; last.ckpt saved. Resume with: gan-train ")
-    command = printed.split("Resume with: gan-train ")[1].split()  # exactly as printed
+def test_signals_from_outside_during_scoring_set_up_and_a_checkpoint_write(tmp_path):
+    """Ctrl-C and SIGTERM sent from another process, as a terminal or a scheduler sends them, at
+    three moments the run announces or shows: each stop is one line and loses nothing, and the
+    printed line goes on to the weights of an unbroken run, each epoch scored once."""
+    run_dir, ckpts = tmp_path / "run", tmp_path / "run" / "checkpoints"
+    limits = ["trainer.max_epochs=2", "+trainer.limit_train_batches=10", "trainer.enable_progress_bar=false"]
+    limits += ["callbacks.sample_quality.num_samples=2000"]
 
-    proc = gan_train(tmp_path, *command)
-    out = finish(proc)
-    assert proc.returncode == 0, out
-    assert "differ from the run's own" not in out  # nothing typed, nothing changed
+    # Ctrl-C while epoch 0 is scored: the scores are kept, and it stops after the next iteration.
+    run = Console(tmp_path, "data.download=false", f"hydra.run.dir={run_dir}", "logger=csv", *limits)
+    run.wait_for("epoch 0: scoring 2000 samples")
+    run.proc.send_signal(signal.SIGINT)
+    status, lines = run.finish()
+    assert status == 130, lines[-20:]
+    assert lines[-1] == f"Interrupted (SIGINT) at step 11; last.ckpt saved. Resume with: gan-train ckpt_path={run_dir}"
+    assert any("epoch 0: val/fid" in line for line in lines)  # scoring finished after the signal
+    assert sum(f"Run directory: {run_dir}" in line for line in lines) == 2  # at the start and at the end
+    for noise in NOISE:  # a default run's console is quiet
+        assert not any(noise in line for line in lines), noise
+    command = lines[-1].split("Resume with: gan-train ")[1].split()  # exactly as printed
+
+    # SIGTERM during set-up of that resume: nothing trained, the run left as it was.
+    before = run_files(run_dir)
+    run = Console(tmp_path, *command)
+    run.wait_for("Run directory:")  # printed before Lightning is imported and the data loaded
+    run.proc.send_signal(signal.SIGTERM)
+    status, lines = run.finish()
+    assert status == 143, lines[-20:]
+    assert lines[-1] == "Interrupted (SIGTERM) during set-up: nothing trained, nothing saved"
+    assert not any("differ from the run's own" in line for line in lines)  # nothing typed, nothing changed
+    after = run_files(run_dir)
+    assert after.pop("train.log").startswith(before.pop("train.log"))  # the log of each attempt, appended
+    for written_each_time in ("csv/hparams.yaml", ".lock"):  # by Lightning's CSV logger; the lock's holder
+        after.pop(written_each_time), before.pop(written_each_time)
+    assert after == before  # checkpoints, metrics, configs: as they were; no config of this attempt
+
+    # SIGTERM while a checkpoint is being written (last.ckpt saved every iteration from here on).
+    run = Console(tmp_path, *command, "callbacks.last_checkpoint.every_n_steps=1")
+    while not list(ckpts.glob(".*.tmp")) and run.proc.poll() is None:
+        time.sleep(0.001)
+    run.proc.send_signal(signal.SIGTERM)
+    status, lines = run.finish()
+    assert status == 143, lines[-20:]
+    step = last_checkpoint(run_dir)["global_step"]  # whole and loadable: the write was not cut
+    assert (
+        lines[-1]
+        == f"Interrupted (SIGTERM) at step {step}; last.ckpt saved. Resume with: gan-train ckpt_path={run_dir}"
+    )
+    assert 12 < step < 20 and not list(ckpts.glob(".*.tmp"))
+
+    status, lines = Console(tmp_path, *command).finish()
+    assert status == 0, lines[-20:]
     resumed = last_checkpoint(run_dir)
-    assert resumed["global_step"] == 20  # its own trainer.max_steps
-    assert resumed["callbacks"]["RunRecord"]["config"]["data"]["batch_size"] == 16
+    assert resumed["global_step"] == 20
+    with open(run_dir / "csv" / "metrics.csv", newline="") as file:
+        scored = [int(row["step"]) for row in csv.DictReader(file) if row["val/fid"]]
+    assert scored == [10, 20]  # each epoch scored once, across four processes
 
-    straight = tmp_path / "straight"
-    train(compose_train(straight, *DCGAN, "logger=none"))
+    straight = tmp_path / "straight"  # unscored: scoring draws nothing from training's random numbers
+    train(compose_train(straight, *limits, "callbacks.sample_quality=null", "logger=none"))
     for name, value in last_checkpoint(straight)["state_dict"].items():
         assert torch.equal(value, resumed["state_dict"][name]), name
 
