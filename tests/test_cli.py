@@ -130,7 +130,7 @@ def test_the_other_commands_answer_bad_input_in_one_line(tmp_path, args, words):
 
 
 @pytest.mark.slow
-def test_two_process_ddp_on_cpu_stops_on_sigterm_together_and_resumes(tmp_path):
+def test_two_process_ddp_on_cpu_stops_on_sigterm_together_and_resumes_to_an_unbroken_runs_weights(tmp_path):
     # A conditional run: each rank's share of the data carries its labels. Only rank 0 gets
     # the SIGTERM; rank 1 must stop at the same iteration, or DDP would hang.
     sigterm = ["+callbacks.sigterm._target_=tests.test_resume.SignalAt", "+callbacks.sigterm.step=8"]
@@ -163,3 +163,14 @@ def test_two_process_ddp_on_cpu_stops_on_sigterm_together_and_resumes(tmp_path):
     assert ckpt["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [{"epoch": 0, "consumed": 12}]
     result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "ok" and result["metrics"]["iterations"] == 12 and "val/class_acc" in result["metrics"]
+
+    # An unbroken DDP run to the same step: the stop on one rank and the resume lost nothing.
+    straight = tmp_path / "straight"
+    ada[-1] = f"+callbacks.record_p.dirpath={straight}"
+    run = ["trainer=ddp_cpu", "experiment=mnist_cgan", "debug=limit", OFFLINE, *ada, "trainer.max_steps=12"]
+    result = gan_train(tmp_path, f"hydra.run.dir={straight}", *run)
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = torch.load(straight / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    assert expected.keys() == ckpt["state_dict"].keys() and expected["ada.p"] > 0  # p moved
+    differ = [name for name, value in expected.items() if not torch.equal(value, ckpt["state_dict"][name])]
+    assert not differ, f"{len(differ)} tensors differ, e.g. {differ[:3]}"
