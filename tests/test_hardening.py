@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -97,6 +98,13 @@ def test_killed_at_random_moments_the_run_resumes_and_finishes(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err[-2000:]
     assert last_ckpt(run_dir)["global_step"] == total
+    # Its two epochs' scores, and the mode-collapse warning exactly when the classes covered
+    # fell (as they do here, from 2 to 1), read from train.log, which keeps every attempt's lines.
+    log = (run_dir / "train.log").read_text()
+    modes = [int(m) for m in re.findall(r"epoch \d+: val/fid .*val/modes (\d+)", log)]
+    assert len(modes) == 2, modes
+    warned = re.findall(r"epoch 1: val/modes fell from (\d+) to (\d+)", log)
+    assert warned == ([(str(modes[0]), str(modes[1]))] if modes[1] < modes[0] else []), (modes, warned)
 
 
 # --- divergence ----------------------------------------------------------------------------
@@ -159,6 +167,7 @@ def test_a_discriminator_that_wins_outright_is_warned_about_once(tmp_path, caplo
 
 
 def test_a_fall_in_val_modes_is_warned_about_once_per_new_low(caplog):
+    """The guard's logic on a scripted history (a real run's fall: the kill test above)."""
     from types import SimpleNamespace
 
     from gan_lightning.callbacks import DivergenceGuard
@@ -176,6 +185,15 @@ def test_a_fall_in_val_modes_is_warned_about_once_per_new_low(caplog):
         "epoch 6: val/modes fell from 10 to 6: the samples cover fewer classes than they did (mode collapse); "
         "best.ckpt keeps the best val/fid so far",
     ]
+    # Resumed from a checkpoint, a guard goes on from the run's history: 6 is no new low, 5 is.
+    resumed = DivergenceGuard()
+    resumed.load_state_dict(guard.state_dict())
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        for epoch, modes in [(7, 6), (8, 5)]:
+            scorer.scored_epoch, trainer.callback_metrics = epoch, {"val/modes": torch.tensor(float(modes))}
+            resumed.on_train_epoch_start(trainer, None)
+    assert [r.getMessage()[:36] for r in caplog.records] == ["epoch 8: val/modes fell from 10 to 5"]
 
 
 # --- bad configuration -------------------------------------------------------------------

@@ -29,7 +29,8 @@ class DivergenceGuard(Callback):
       discriminator wins outright and the generator's gradient vanishes. Only for losses whose
       D outputs probabilities (``bce``, ``bce_saturating``); others report raw scores.
     - ``val/modes`` (classes the samples cover, for MNIST-like data) falling below the most it
-      reached warns, once per new low: mode collapse, which the losses do not show.
+      reached warns, once per new low: mode collapse, which the losses do not show. The most
+      it reached is kept in checkpoints, so a resumed run compares with its whole history.
 
     Each check copies four numbers to the host (one synchronisation); raise ``every_n_steps``
     where that matters, at the price of noticing a divergence later.
@@ -68,6 +69,21 @@ class DivergenceGuard(Callback):
                 "and the generator gets almost no gradient (consider a lower discriminator lr)",
                 *(step, self.d_fake_floor, self._starved),
             )
+
+    def state_dict(self) -> dict[str, Any]:
+        # The most classes covered so far: a resumed run (a requeued job) still warns of a fall.
+        return {"most_modes": self._most_modes, "lowest_warned": self._lowest_warned, "modes_epoch": self._modes_epoch}
+
+    def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
+        # An epoch-end checkpoint is written after that epoch's scoring: count it in first.
+        self._check_modes(trainer)
+        if "callbacks" in checkpoint:
+            checkpoint["callbacks"][self.state_key] = self.state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._most_modes = state_dict.get("most_modes")
+        self._lowest_warned = state_dict.get("lowest_warned")
+        self._modes_epoch = state_dict.get("modes_epoch")
 
     def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._check_modes(trainer)  # the scores of the epoch that just ended
