@@ -46,6 +46,16 @@ class Interrupted(ReportedError):
         self.metrics = metrics  # set when the run had reached its limits: its result to record
 
 
+class Aborted(BaseException):
+    """A second signal: the command stops at once, nothing saved; exit status 128 + its number.
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on its way (logging's
+    own error handler, should the signal land while a line is written) can swallow it."""
+
+    def __init__(self, signum: int, message: str) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + int(signum)
+
+
 def _chain(err: BaseException | None, context: bool = True) -> Iterator[BaseException]:
     """``err``, then its cause (or, with ``context``, the exception it was raised while handling),
     and so on, each exception once: a chain may loop back on itself, and a walk that followed it
@@ -78,6 +88,8 @@ def describe(err: BaseException) -> tuple[int, str]:
     """(exit status, the one line to print) for any error a command can end with."""
     if isinstance(err, KeyboardInterrupt):
         return 130, "Interrupted"
+    if isinstance(err, Aborted):
+        return err.exit_code, str(err)
     reported = find_reported_error(err)
     if isinstance(reported, Interrupted):
         return reported.exit_code, str(reported)
@@ -118,7 +130,7 @@ def command(main: Callable[..., Any]) -> Callable[..., Any]:
         except SystemExit:
             raise
         except BaseException as err:  # noqa: BLE001 - every failure becomes one line
-            if debug and find_reported_error(err) is None and not isinstance(err, KeyboardInterrupt):
+            if debug and find_reported_error(err) is None and not isinstance(err, (KeyboardInterrupt, Aborted)):
                 raise
             exit_with(err)
 

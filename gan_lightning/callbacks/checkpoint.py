@@ -22,11 +22,15 @@ class LastCheckpoint(Callback):
     def __init__(self, dirpath: str, every_n_steps: int = 500) -> None:
         self.dirpath = Path(dirpath)
         self.every_n_steps = every_n_steps
-        self.saved_step: int | None = None  # by this command
+        self.saved_step: int | None = None  # the step last.ckpt holds, once this command knows it
 
     @property
     def path(self) -> Path:
         return self.dirpath / LAST
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.ckpt_path and Path(trainer.ckpt_path).resolve() == self.path.resolve():
+            self.saved_step = trainer.global_step  # resumed from it: it holds this step
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args: Any) -> None:
         due = self.every_n_steps > 0 and trainer.global_step % self.every_n_steps == 0

@@ -8,7 +8,7 @@ import signal
 import threading
 from typing import Any
 
-from gan_lightning.errors import Interrupted
+from gan_lightning.errors import Aborted
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class Signals:
     def _handle(self, signum: int, frame: Any) -> None:
         name = signal.Signals(signum).name
         if self.signum is not None:
-            raise Interrupted(signum, f"{name} again: stopped at once, nothing saved")
+            raise Aborted(signum, f"{name} again: stopped at once, nothing saved")
         self.signum = signum
         again = "Ctrl-C" if signum == signal.SIGINT else name
         if self.training_started:
