@@ -5,13 +5,11 @@ own ``gan-train`` process, as a user runs them."""
 import csv
 import json
 import os
-import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 import torch
-from lightning.pytorch import Callback
 
 from gan_lightning.train import train
 from tests.conftest import compose_train, start_gan_train
@@ -105,27 +103,3 @@ def test_resumes_from_epoch_end_checkpoints_train_and_record_what_an_unbroken_ru
     assert [p.name for p in tensorboard.iterdir() if p.is_dir()] == []
     assert len(list(tensorboard.glob("events.out.tfevents.*"))) == 3
     assert [s.step for s in read_events(run_dir).Scalars("train/g_loss")] == list(range(2, 13, 2))
-
-
-class SignalAtTheEnd(Callback):
-    """Sends this process SIGTERM once the last epoch has been scored, before best.ckpt and
-    the periodic checkpoint are written: a scheduler's signal during the run's final save."""
-
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        if trainer.current_epoch + 1 == trainer.max_epochs:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-
-@pytest.mark.slow
-def test_a_signal_during_the_final_save_keeps_the_result(tmp_path):
-    run_dir = tmp_path / "run"
-    signal_at_end = "+callbacks.zz_sigterm._target_=tests.test_records.SignalAtTheEnd"
-    at_512 = "data.batch_size=512"  # 19 iterations an epoch
-    out = gan_train(
-        tmp_path, *FAST, at_512, "trainer.max_epochs=1", signal_at_end, f"hydra.run.dir={run_dir}", expect=143
-    )
-    assert out.strip().splitlines()[-1] == "SIGTERM at step 19, as the run finished; its result is kept"
-    result = json.loads((run_dir / "result.json").read_text())
-    assert result["status"] == "ok" and result["metrics"]["val/fid"] > 0 and result["epochs"] == 1
-    assert (run_dir / "checkpoints" / "best.ckpt").is_file()
-    # A result lost anyway comes back from the last checkpoint: test_hardening.py (a finished run).

@@ -1,6 +1,7 @@
 """Resuming continues the same run: same weights as never stopping, same noise, same logs."""
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -47,7 +48,7 @@ class SignalAt(Callback):
 @pytest.mark.slow
 def test_signals_from_outside_during_scoring_set_up_and_a_checkpoint_write(tmp_path):
     """Ctrl-C and SIGTERM sent from another process, as a terminal or a scheduler sends them, at
-    three moments the run announces or shows: each stop is one line and loses nothing, and the
+    four moments the run announces or shows: each stop is one line and loses nothing, and the
     printed line goes on to the weights of an unbroken run, each epoch scored once."""
     run_dir, ckpts = tmp_path / "run", tmp_path / "run" / "checkpoints"
     limits = ["trainer.max_epochs=2", "+trainer.limit_train_batches=10", "trainer.enable_progress_bar=false"]
@@ -95,13 +96,22 @@ def test_signals_from_outside_during_scoring_set_up_and_a_checkpoint_write(tmp_p
     )
     assert 12 < step < 20 and not list(ckpts.glob(".*.tmp"))
 
-    status, lines = Console(tmp_path, *command).finish()
-    assert status == 0, lines[-20:]
+    # SIGTERM during the last scoring, after the last iteration: the run is whole, its result kept.
+    run = Console(tmp_path, *command)
+    run.wait_for("epoch 1: scoring 2000 samples")
+    run.proc.send_signal(signal.SIGTERM)
+    status, lines = run.finish()
+    assert status == 143, lines[-20:]
+    assert lines[-1] == "SIGTERM at step 20, as the run finished; its result is kept"
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["status"] == "ok" and result["epochs"] == 2 and result["metrics"]["val/fid"] > 0
     resumed = last_checkpoint(run_dir)
     assert resumed["global_step"] == 20
     with open(run_dir / "csv" / "metrics.csv", newline="") as file:
-        scored = [int(row["step"]) for row in csv.DictReader(file) if row["val/fid"]]
-    assert scored == [10, 20]  # each epoch scored once, across four processes
+        scored = {int(row["step"]): float(row["val/fid"]) for row in csv.DictReader(file) if row["val/fid"]}
+    assert list(scored) == [10, 20]  # each epoch scored once, across four processes
+    # best.ckpt, updated (or not) after the signal: the step of the lower val/fid.
+    assert torch.load(ckpts / "best.ckpt", weights_only=True)["global_step"] == min(scored, key=scored.get)
 
     straight = tmp_path / "straight"  # unscored: scoring draws nothing from training's random numbers
     train(compose_train(straight, *limits, "callbacks.sample_quality=null", "logger=none"))
