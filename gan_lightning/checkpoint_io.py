@@ -43,7 +43,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         except (OSError, RuntimeError) as err:
             # A full disk (or a file-size limit) surfaces as OSError from the file, or as a
             # RuntimeError from torch.save's zip writer when a write stops short.
-            tmp.unlink(missing_ok=True)
             reason = err if isinstance(err, OSError) else "the write stopped short (is the disk full?)"
             message = f"could not write checkpoint {path}: {reason}; the previous one is kept"
             raise TrainingError(message) from err
+        finally:  # a partial file left by any failure, a second Ctrl-C's abort included
+            tmp.unlink(missing_ok=True)
