@@ -16,6 +16,7 @@ from gan_lightning.errors import Interrupted
 from gan_lightning.train import train
 from tests.conftest import Console, compose_train, run_files, start_gan_train
 from tests.test_cli import NOISE
+from tests.test_hardening import EVERY_STEP, _file_size_limit
 
 SMALL = ["data.batch_size=256", "trainer.deterministic=true", "trainer.log_every_n_steps=5"]
 
@@ -132,29 +133,86 @@ def test_ctrl_c_in_a_notebook_raises_interrupted_and_gives_the_handler_back(tmp_
 
 
 @pytest.mark.slow
-def test_a_config_dir_run_resumes_with_its_folder_and_a_moved_checkpoint_as_its_run(tmp_path):
-    """``--config-dir`` comes back on a resume; a checkpoint copied out of its run directory
-    resumes with the overrides it keeps, into a new run directory (README, Resuming)."""
+def test_resumes_typed_on_the_command_line_go_on_as_the_run_or_say_why_not(tmp_path):
+    """A run started with ``--config-dir``, resumed as a user types it: as itself, its folder
+    found again; from a checkpoint moved out of it, into a run directory of its own; and, where
+    it cannot go on (finished, other networks, a corrupt file, a truncated last.ckpt, a full
+    disk, a divergence), in one line with its exit status, the run's files (its checkpoints, for
+    the last two, which train first) as they were."""
     (tmp_path / "myconf" / "experiment").mkdir(parents=True)
     (tmp_path / "myconf" / "experiment" / "tiny.yaml").write_text("# @package _global_\ndata:\n  batch_size: 32\n")
     config_dir = ["--config-dir", str(tmp_path / "myconf")]
-    run_dir = tmp_path / "run"
-    common = ["trainer.enable_progress_bar=false", "callbacks.sample_quality=null", "logger=none"]
-    finish_ok(tmp_path, *config_dir, "experiment=tiny", *common, "trainer.max_steps=2", f"hydra.run.dir={run_dir}")
-    out = finish_ok(tmp_path, f"ckpt_path={run_dir}", "trainer.max_steps=4")
-    assert "experiment=tiny" in restored(out)  # found again, without --config-dir typed
-    resumed = last_checkpoint(run_dir)
-    assert resumed["global_step"] == 4 and resumed["callbacks"]["RunRecord"]["config"]["data"]["batch_size"] == 32
+    run_dir, ckpts = tmp_path / "run", tmp_path / "run" / "checkpoints"
+    limits = [
+        "trainer.max_epochs=2",
+        "+trainer.limit_train_batches=5",
+        "callbacks.periodic_checkpoint.every_n_epochs=1",
+    ]
+    limits += ["callbacks.sample_quality.num_samples=500", "logger=none", "trainer.enable_progress_bar=false"]
+    finish_ok(tmp_path, *config_dir, "data.download=false", "experiment=tiny", *limits, f"hydra.run.dir={run_dir}")
+    last, whole = ckpts / "last.ckpt", (ckpts / "last.ckpt").read_bytes()
+    result = json.loads((run_dir / "result.json").read_text())
+    (run_dir / "result.json").unlink()  # lost (a SIGKILL before it was written): the finished run writes it again
 
-    moved = tmp_path / "elsewhere" / "checkpoints" / "step4.ckpt"
+    def resume(*args: str, status: int, **popen) -> str:
+        """The command's output; checks its status, and that the run's files are as they were."""
+        trains = "preexec_fn" in popen or EVERY_STEP in args
+        before = run_files(ckpts if trains else run_dir)
+        proc = start_gan_train(tmp_path, *args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)
+        out = finish(proc)
+        assert proc.returncode == status, out[-2000:]
+        assert "Traceback" not in out and not list(ckpts.glob(".*.tmp"))
+        after = run_files(ckpts if trains else run_dir)
+        assert trains or after.pop("train.log", b"").startswith(before.pop("train.log", b""))  # each attempt's log
+        after.pop(".lock", None), before.pop(".lock", None)  # who held it last
+        if status == 0 and not trains:  # written again, for the finished run
+            after.pop("result.json"), before.pop("result.json", None)
+        assert after == before  # checkpoints, configs (none of this attempt's): as they were
+        return out
+
+    out = resume(f"ckpt_path={run_dir}", status=0)
+    assert "experiment=tiny" in restored(out)  # found again, without --config-dir typed
+    assert (
+        out.strip().splitlines()[-1].endswith("already finished 2 epochs of trainer.max_epochs=2; raise it to train on")
+    )
+    assert json.loads((run_dir / "result.json").read_text())["metrics"] == result["metrics"]  # from last.ckpt
+
+    out = resume(f"ckpt_path={run_dir}", "model.latent_dim=64", status=2)
+    assert out.strip().splitlines()[-1] == f"error: ckpt_path={last} holds other networks than this run builds: " + (
+        "model.latent_dim=100 there, 64 here"
+    )
+
+    (tmp_path / "bad.ckpt").write_bytes(b"not a checkpoint")
+    out = resume(f"ckpt_path={tmp_path / 'bad.ckpt'}", status=2)
+    assert out.strip().splitlines()[-1].startswith(f"error: {tmp_path / 'bad.ckpt'} is not a readable checkpoint (")
+    assert not list(tmp_path.glob("logs/train/runs/*"))  # no run directory for it either
+
+    last.write_bytes(whole[: len(whole) // 2])  # a copy cut short
+    newest = ckpts / "epoch001-step0000010.ckpt"
+    line = resume(f"ckpt_path={run_dir}", "trainer.max_epochs=3", status=2).strip().splitlines()[-1]
+    assert line.startswith(f"error: {last} is not a readable checkpoint (")
+    assert line.endswith(f"the newest that loads is {newest.name}: gan-train ckpt_path={newest}")
+    last.write_bytes(whole)
+
+    # A real limit on file size (no patched torch.save): the next checkpoint cannot be written.
+    limited = {"preexec_fn": lambda: _file_size_limit(len(whole) // 2)}
+    line = resume(f"ckpt_path={run_dir}", "trainer.max_epochs=3", status=1, **limited).strip().splitlines()[-1]
+    assert line.startswith("error: could not write checkpoint") and line.endswith("; the previous one is kept")
+
+    # Copied out of its run: it resumes with the overrides it keeps, in a new run directory.
+    moved = tmp_path / "elsewhere" / "checkpoints" / "step10.ckpt"
     moved.parent.mkdir(parents=True)
-    moved.write_bytes((run_dir / "checkpoints" / "last.ckpt").read_bytes())
-    out = finish_ok(tmp_path, *config_dir, f"ckpt_path={moved}", "trainer.max_steps=6")
-    assert "experiment=tiny" in restored(out)  # the overrides the checkpoint keeps
-    (new_run,) = (tmp_path / "logs" / "train" / "runs").iterdir()  # a run directory of its own
+    moved.write_bytes(whole)
+    out = resume(*config_dir, f"ckpt_path={moved}", "trainer.max_epochs=3", status=0)
+    assert "experiment=tiny" in restored(out)
+    (new_run,) = (tmp_path / "logs" / "train" / "runs").iterdir()
     again = last_checkpoint(new_run)
-    assert again["global_step"] == 6 and again["callbacks"]["RunRecord"]["config"]["data"]["batch_size"] == 32
-    assert last_checkpoint(run_dir)["global_step"] == 4  # the run it came from is left alone
+    assert again["global_step"] == 15 and again["callbacks"]["RunRecord"]["config"]["data"]["batch_size"] == 32
+
+    # It diverges: NaN in the generator's weights after its first step here (11).
+    poison = ["+callbacks.poison._target_=tests.test_hardening.PoisonGenerator", "+callbacks.poison.step=11"]
+    out = resume(f"ckpt_path={run_dir}", "trainer.max_epochs=3", EVERY_STEP, *poison, status=1)
+    assert out.strip().splitlines()[-1] == f"error: step 12: train/d_loss is nan; stopped, {last} kept (step 10)"
 
 
 def restored(out: str) -> list[str]:
