@@ -135,23 +135,24 @@ def mnist_root() -> Path:
     return Path(root)
 
 
-# The files that take longest, longest first: pytest-xdist hands out tests in collection order,
-# so starting these early keeps one process from finishing long after the other.
+# The slow tests first, those of the files that take longest first, then the quick ones:
+# pytest-xdist hands out tests in collection order, so the many quick tests at the end keep one
+# process from finishing long after the other.
 SLOWEST_FILES = (
-    "test_conditional.py",
-    "test_records.py",
-    "test_stacked_mnist.py",
-    "test_inception.py",
-    "test_notebook.py",
-    "test_sweep.py",
-    "test_reproducibility.py",
+    "test_cli.py",  # the 2-process DDP run, the longest test
     "test_resume.py",
-    "test_cli.py",
     "test_hardening.py",
+    "test_conditional.py",
+    "test_sweep.py",
+    "test_records.py",
+    "test_inception.py",
+    "test_reproducibility.py",
+    "test_notebook.py",
+    "test_stacked_mnist.py",
     "test_ada.py",
 )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: i for i, name in enumerate(SLOWEST_FILES)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, rank.get(item.path.name, len(rank))))

@@ -53,11 +53,11 @@ def test_signals_from_outside_during_scoring_set_up_and_a_checkpoint_write(tmp_p
     printed line goes on to the weights of an unbroken run, each epoch scored once."""
     run_dir, ckpts = tmp_path / "run", tmp_path / "run" / "checkpoints"
     limits = ["trainer.max_epochs=2", "+trainer.limit_train_batches=10", "trainer.enable_progress_bar=false"]
-    limits += ["callbacks.sample_quality.num_samples=2000"]
+    limits += ["callbacks.sample_quality.num_samples=500"]
 
     # Ctrl-C while epoch 0 is scored: the scores are kept, and it stops after the next iteration.
     run = Console(tmp_path, "data.download=false", f"hydra.run.dir={run_dir}", "logger=csv", *limits)
-    run.wait_for("epoch 0: scoring 2000 samples")
+    run.wait_for("epoch 0: scoring 500 samples")
     run.proc.send_signal(signal.SIGINT)
     status, lines = run.finish()
     assert status == 130, lines[-20:]
@@ -99,7 +99,7 @@ def test_signals_from_outside_during_scoring_set_up_and_a_checkpoint_write(tmp_p
 
     # SIGTERM during the last scoring, after the last iteration: the run is whole, its result kept.
     run = Console(tmp_path, *command)
-    run.wait_for("epoch 1: scoring 2000 samples")
+    run.wait_for("epoch 1: scoring 500 samples")
     run.proc.send_signal(signal.SIGTERM)
     status, lines = run.finish()
     assert status == 143, lines[-20:]
