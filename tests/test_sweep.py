@@ -63,6 +63,7 @@ def test_a_grid_killed_mid_run_continues_with_the_same_command(tmp_path):
     command = ["-m", "model.g_optimizer.lr=1e-4,2e-4", "seed=0,1", f"hydra.sweep.dir={sweep_dir}", *TINY]
     command += [
         "trainer.max_steps=8",
+        "callbacks.sample_quality.num_samples=200",  # a val/fid to sort by, quickly
         "callbacks.last_checkpoint.every_n_steps=2",
         *hang,
         f"+callbacks.hang.marker={marker}",
