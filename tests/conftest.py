@@ -60,6 +60,17 @@ def run_files(run_dir: Path) -> dict[str, bytes]:
     return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
 
 
+def assert_as_it_was(before: dict[str, bytes], after: dict[str, bytes], *rewritten: str) -> None:
+    """``after`` holds ``before``'s files (both from ``run_files``) as they were, but for
+    ``train.log``, to which each command appends its lines, the lock file, which names its last
+    holder, and the files ``rewritten`` on purpose."""
+    before, after = dict(before), dict(after)
+    assert after.pop("train.log", b"").startswith(before.pop("train.log", b""))
+    for name in (".lock", *rewritten):
+        after.pop(name, None), before.pop(name, None)
+    assert after == before
+
+
 class Console:
     """A ``gan-train`` process whose console (stdout and stderr, as one stream) is read as it
     prints, so that a test can act at a moment the run announces, as a user at a terminal would."""

@@ -135,10 +135,15 @@ def test_two_process_ddp_on_cpu_stops_on_sigterm_together_and_resumes_to_an_unbr
     # the SIGTERM; rank 1 must stop at the same iteration, or DDP would hang.
     sigterm = ["+callbacks.sigterm._target_=tests.test_resume.SignalAt", "+callbacks.sigterm.step=8"]
     sigterm += [f"+callbacks.sigterm.signum={int(signal.SIGTERM)}", "+callbacks.sigterm.rank=0"]
+
     # With ADA, whose r_t is averaged over the ranks: both hold the same p at every step.
-    ada = ["model.augment_p=ada", "model.ada_kimg=1", "+callbacks.record_p._target_=tests.test_ada.RecordP"]
-    ada += [f"+callbacks.record_p.dirpath={tmp_path}"]
-    result = gan_train(tmp_path, "trainer=ddp_cpu", "experiment=mnist_cgan", "debug=limit", OFFLINE, *sigterm, *ada)
+    def ada(records: Path) -> list[str]:
+        settings = ["model.augment_p=ada", "model.ada_kimg=1", "+callbacks.record_p._target_=tests.test_ada.RecordP"]
+        return [*settings, f"+callbacks.record_p.dirpath={records}"]
+
+    result = gan_train(
+        tmp_path, "trainer=ddp_cpu", "experiment=mnist_cgan", "debug=limit", OFFLINE, *sigterm, *ada(tmp_path)
+    )
     assert result.returncode == 143, result.stderr[-3000:]
     ranks = [(tmp_path / f"p_rank{rank}.txt").read_text().splitlines() for rank in (0, 1)]
     assert ranks[0] == ranks[1] and len(ranks[0]) == 9, ranks
@@ -166,8 +171,7 @@ def test_two_process_ddp_on_cpu_stops_on_sigterm_together_and_resumes_to_an_unbr
 
     # An unbroken DDP run to the same step: the stop on one rank and the resume lost nothing.
     straight = tmp_path / "straight"
-    ada[-1] = f"+callbacks.record_p.dirpath={straight}"
-    run = ["trainer=ddp_cpu", "experiment=mnist_cgan", "debug=limit", OFFLINE, *ada, "trainer.max_steps=12"]
+    run = ["trainer=ddp_cpu", "experiment=mnist_cgan", "debug=limit", OFFLINE, *ada(straight), "trainer.max_steps=12"]
     result = gan_train(tmp_path, f"hydra.run.dir={straight}", *run)
     assert result.returncode == 0, result.stderr[-3000:]
     expected = torch.load(straight / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]

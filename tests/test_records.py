@@ -64,9 +64,8 @@ def test_resumes_from_epoch_end_checkpoints_train_and_record_what_an_unbroken_ru
     limits = ["data.limit=2048", "data.batch_size=512", "trainer.max_steps=1000", "trainer.log_every_n_steps=2"]
     limits += ["logger=[tensorboard,csv]"]
     straight, run_dir = tmp_path / "straight", tmp_path / "run"
-    train(
-        compose_train(straight, *FAST, *limits, "trainer.max_epochs=3")
-    )  # in this process: reruns have tests of their own
+    # The unbroken run in this process: reruns in new processes have tests of their own.
+    train(compose_train(straight, *FAST, *limits, "trainer.max_epochs=3"))
     gan_train(tmp_path, *FAST, *limits, "trainer.max_epochs=1", f"hydra.run.dir={run_dir}")
     # Two resumes: from the epoch-end last.ckpt, then from the periodic checkpoint of the epoch
     # just closed; each command typed as a user would, the run's settings restored.
