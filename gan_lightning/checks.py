@@ -9,21 +9,36 @@ registered by code that is already loaded (a loss of one's own) counts as well.
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from gan_lightning.data.sources import check_source
 from gan_lightning.errors import UserError
+from gan_lightning.paths import shipped_classifiers
+from gan_lightning.run.devices import ddp_settings
 
 LOSSES = ("bce", "bce_saturating", "hinge", "lsgan", "wgan_gp", "rpgan")  # gan_lightning/losses.py
 AUGMENTATIONS = ("translation", "cutout", "color")  # gan_lightning/augment.py
 DCGAN_SIZES = (16, 32, 64, 128, 256)  # gan_lightning/models/dcgan.py
 BATCHNORM_NETWORKS = ("MLPGenerator", "DCGANGenerator", "DCGANDiscriminator")  # BatchNorm in training mode
-METRICS = ("fid", "kid", "is", "modes", "class_acc", "prdc")  # gan_lightning/metrics/registry.py, prdc.py
+# Each metric and the val/* keys it logs (gan_lightning/metrics/registry.py, prdc.py).
+METRICS = {
+    "fid": ("fid",),
+    "kid": ("kid",),
+    "is": ("is",),
+    "modes": ("modes", "class_kl"),
+    "class_acc": ("class_acc",),
+    "prdc": ("precision", "recall", "density", "coverage"),
+}
+FEATURES = ("auto", "inception", "stacked_mnist")  # beside the shipped classifiers' names
 PRECISIONS = ("transformer-engine", "transformer-engine-float16", "16-true", "16-mixed", "bf16-true", "bf16-mixed")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu", "hpu")  # Lightning's names
 PRECISIONS += ("32-true", "64-true", "64", "32", "16", "bf16", 64, 32, 16)  # Lightning's, aliases included
 
 
@@ -98,6 +113,10 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str | Callable[[], str]]] = {
     "trainer.max_steps": limit(),
     "trainer.log_every_n_steps": at_least(1),
     "trainer.num_nodes": at_least(1),
+    "trainer.accelerator": (
+        lambda v: isinstance(v, DictConfig) or v in ACCELERATORS,
+        f"not one of Lightning's: {', '.join(ACCELERATORS)}",
+    ),
     "trainer.precision": (
         lambda v: v in PRECISIONS,
         f"not one of Lightning's: {', '.join(dict.fromkeys(map(str, PRECISIONS)))}",
@@ -108,12 +127,18 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str | Callable[[], str]]] = {
     "callbacks.fixed_noise_grid.every_n_steps": at_least(1),
     "callbacks.fixed_noise_grid.nrow": at_least(1),
     "callbacks.periodic_checkpoint.every_n_epochs": at_least(1),
-    "callbacks.sample_quality.every_n_epochs": at_least(1),
+    "callbacks.sample_quality.every_n_epochs": (
+        lambda v: _integer(v) and v >= 0,
+        "must be an integer, at least 0 (0: no scoring, as callbacks.sample_quality=null)",
+    ),
     "callbacks.sample_quality.num_samples": at_least(2),  # a covariance needs two
     "callbacks.sample_quality.batch_size": at_least(1),
     "callbacks.sample_quality.metrics": (
         lambda v: v is None or (isinstance(v, list | ListConfig) and all(name in _metrics() for name in v)),
-        lambda: f"unknown metric; the metrics are {', '.join(_metrics())} (e.g. [fid,kid,prdc], or null for all)",
+        lambda: (
+            f"unknown metric; the metrics are {', '.join(_metrics())} "
+            "(e.g. [fid,kid,prdc]; null for all, [] for no scoring)"
+        ),
     ),
     "sweep.seeds": (lambda v: v is None or (_integer(v) and v >= 1), "must be an integer, at least 1, or null"),
 }
@@ -121,6 +146,76 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str | Callable[[], str]]] = {
 
 def _shown(value: Any) -> Any:
     return OmegaConf.to_container(value) if isinstance(value, DictConfig | ListConfig) else value
+
+
+def _module_file(module: str) -> Path | None | bool:
+    """The source file of ``module`` (``a.b.c``), found on sys.path without importing it or its
+    packages (``lightning``'s would take seconds): False where there is no such module, None
+    where it exists without a source to read (an extension, a namespace package)."""
+    top, *parts = module.split(".")
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return False
+    if spec is None:
+        return False
+    origin = Path(spec.origin) if spec.origin and spec.origin.endswith(".py") else None
+    folders = [Path(p) for p in spec.submodule_search_locations or ()]
+    for part in parts:
+        if any(next(f.glob(f"{part}.*.so"), None) for f in folders):
+            return None
+        files = [f / f"{part}.py" for f in folders if (f / f"{part}.py").is_file()]
+        folders = [f / part for f in folders if (f / part).is_dir()]
+        if not files and not folders:
+            return False
+        inits = [f / "__init__.py" for f in folders if (f / "__init__.py").is_file()]
+        origin = (files or inits or [None])[0]
+    return origin
+
+
+def _binds(source: Path, name: str) -> bool:
+    """Whether ``source`` may bind ``name`` at module level: a class, function, assignment or
+    import of it; any ``import *`` or module ``__getattr__`` may too."""
+    try:
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return True  # unreadable here: the import will tell
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            if node.name in (name, "__getattr__"):
+                return True
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            if any(alias.name == "*" or (alias.asname or alias.name.split(".")[0]) == name for alias in node.names):
+                return True
+        elif isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
+            return True
+    return False
+
+
+def _missing_target(target: str) -> str | None:
+    """Why ``target`` (``module.Name``) cannot be imported, when that is certain; else None."""
+    module, _, name = target.rpartition(".")
+    source = _module_file(module)
+    if source is False:
+        return f"no module {module} (mistyped, or not installed)"
+    if isinstance(source, Path) and not _binds(source, name):
+        return f"{module} has no {name}"
+    return None
+
+
+def _check_targets(node: Any, key: str = "") -> None:
+    """Every ``_target_`` names a module that exists and, where its source says so for certain,
+    a name the module holds; what this cannot tell is checked when it is built."""
+    if isinstance(node, DictConfig):
+        target = node.get("_target_") if "_target_" in node else None
+        why = _missing_target(target) if isinstance(target, str) and "." in target else None
+        if why:
+            raise UserError(f"{f'{key}._target_' if key else '_target_'}={target}: {why}")
+        for name, child in node.items_ex(resolve=False):
+            _check_targets(child, f"{key}.{name}" if key else str(name))
+    elif isinstance(node, ListConfig):
+        for index, child in enumerate(node):
+            _check_targets(child, f"{key}[{index}]")
 
 
 def _check_ranges(cfg: DictConfig) -> None:
@@ -180,10 +275,84 @@ def _check_devices(trainer: DictConfig) -> None:
         raise UserError(f"trainer.devices={_shown(devices)}: this machine has {count} GPU(s)")
 
 
-def check_config(cfg: DictConfig) -> None:
-    """Refuse values no run can use, before data or models are built."""
+def metric_keys(names: Iterable[str]) -> set[str]:
+    """The ``val/*`` keys these metrics log (a metric of one's own: ``val/<its name>``)."""
+    return {f"val/{key}" for name in names for key in METRICS.get(name, (name,))}
+
+
+def scored_keys(cfg: DictConfig) -> set[str]:
+    """The ``val/*`` keys this run's scoring logs (``callbacks.sample_quality``'s metrics, with
+    ``_ema`` twins for an EMA generator); empty when nothing is scored: no such callback,
+    ``every_n_epochs=0`` or ``metrics=[]``. A metric that does not apply to the feature network
+    (``modes`` for Inception) is left out at run time, with a warning."""
+    quality = OmegaConf.select(cfg, "callbacks.sample_quality")
+    if not quality or not quality.get("_target_"):
+        return set()
+    names = quality.get("metrics")
+    if quality.get("every_n_epochs", 1) == 0 or (names is not None and len(names) == 0):
+        return set()
+    keys = metric_keys(_metrics() if names is None else names)
+    if cfg.model.get("ema_decay"):
+        keys |= {f"{key}_ema" for key in keys}
+    return keys | {"val/eval_seconds"}
+
+
+def _scoring(cfg: DictConfig) -> str:
+    """How the run is scored, for a line that says what a key is not among."""
+    keys = scored_keys(cfg)
+    if not keys:
+        return "scoring is off (callbacks.sample_quality), so no val/* is logged"
+    metrics = OmegaConf.select(cfg, "callbacks.sample_quality.metrics")
+    chosen = "null" if metrics is None else f"[{','.join(map(str, metrics))}]"
+    return f"callbacks.sample_quality.metrics={chosen} logs {', '.join(sorted(keys))}"
+
+
+def _logged(cfg: DictConfig, key: str) -> bool:
+    return key.startswith("train/") or key in scored_keys(cfg)  # train/*: the step's own
+
+
+def check_objective(cfg: DictConfig) -> None:
+    """A sweep ranks its runs by ``optimized_metric``: it must be a key its runs log."""
+    metric = str(cfg.get("optimized_metric"))
+    if not _logged(cfg, metric):
+        raise UserError(
+            f"optimized_metric={metric}: not logged by this sweep's runs: {_scoring(cfg)}. Rank by one of "
+            "those, or by a loss-based train/* key (optimized_metric=train/equilibrium_gap)"
+        )
+
+
+def _check_scoring(cfg: DictConfig) -> None:
+    """The feature network and Inception file scoring reads, and what best.ckpt monitors."""
+    quality = OmegaConf.select(cfg, "callbacks.sample_quality") or {}
+    features = quality.get("features", "auto")
+    names = (*FEATURES, *shipped_classifiers())
+    if features not in names and not (Path(str(features)).suffix and Path(str(features)).is_file()):
+        what = "no such file" if Path(str(features)).suffix else "unknown feature network"
+        raise UserError(
+            f"callbacks.sample_quality.features={features}: {what}; the names are {', '.join(names)}, "
+            "or a classifier's weights file (.pt)"
+        )
+    weights = quality.get("inception_weights")
+    if weights is not None and not Path(str(weights)).is_file():
+        raise UserError(f"callbacks.sample_quality.inception_weights={weights}: no such file")
+    monitor = OmegaConf.select(cfg, "callbacks.best_checkpoint.monitor")
+    if monitor and scored_keys(cfg) and not _logged(cfg, monitor):
+        raise UserError(
+            f"callbacks.best_checkpoint.monitor={monitor}: not logged: {_scoring(cfg)}. Monitor one of "
+            "those (with callbacks.best_checkpoint.mode=min or max), or callbacks.best_checkpoint=null"
+        )
+
+
+def check_config(cfg: DictConfig, sweep: bool = False) -> None:
+    """Refuse values no run can use, before data or models are built; a ``sweep``'s run also
+    needs its objective logged. A trainer on several devices gets this template's DDP."""
     _check_ranges(cfg)
+    _check_targets(cfg)
     _check_optimizers(cfg.model)
     _check_networks(cfg)
     _check_devices(cfg.trainer)
+    _check_scoring(cfg)
+    if sweep:
+        check_objective(cfg)
     check_source(cfg.data)  # a typed data.root that does not hold the data, before torch
+    ddp_settings(cfg.trainer)

@@ -56,7 +56,7 @@ class Aborted(BaseException):
         self.exit_code = 128 + int(signum)
 
 
-def _chain(err: BaseException | None, context: bool = True) -> Iterator[BaseException]:
+def chain(err: BaseException | None, context: bool = True) -> Iterator[BaseException]:
     """``err``, then its cause (or, with ``context``, the exception it was raised while handling),
     and so on, each exception once: a chain may loop back on itself, and a walk that followed it
     blindly would never end."""
@@ -69,7 +69,7 @@ def _chain(err: BaseException | None, context: bool = True) -> Iterator[BaseExce
 
 def find_reported_error(err: BaseException | None) -> ReportedError | None:
     """The ReportedError behind ``err``, through wrappers such as Hydra's InstantiationException."""
-    return next((e for e in _chain(err) if isinstance(e, ReportedError)), None)
+    return next((e for e in chain(err) if isinstance(e, ReportedError)), None)
 
 
 def _hydra_message(err: BaseException) -> str:
@@ -97,10 +97,16 @@ def describe(err: BaseException) -> tuple[int, str]:
         return reported.exit_code, f"error: {reported}"
     if type(err).__module__.startswith("hydra") and type(err).__name__ != "InstantiationException":
         return 2, f"error: {_hydra_message(err)}"
-    *_, err = _chain(err, context=False)  # the root cause, not a wrapper such as Hydra's InstantiationException
+    *_, err = chain(err, context=False)  # the root cause, not a wrapper such as Hydra's InstantiationException
     text = str(err).strip().splitlines()
     hint = f" (unexpected: {DEBUG_ENV}=1 shows the traceback)"
     return 1, f"error: {type(err).__name__}" + (f": {text[0]}" if text else "") + hint
+
+
+def debugging(err: BaseException) -> bool:
+    """Whether ``err`` should show its traceback: an unexpected error with GAN_LIGHTNING_DEBUG=1."""
+    unexpected = find_reported_error(err) is None and not isinstance(err, KeyboardInterrupt | Aborted)
+    return unexpected and os.environ.get(DEBUG_ENV) == "1"
 
 
 def exit_with(err: BaseException) -> NoReturn:
@@ -124,13 +130,12 @@ def command(main: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(main)
     def run(*args: Any, **kwargs: Any) -> Any:
-        debug = os.environ.get(DEBUG_ENV) == "1"
         try:
             return main(*args, **kwargs)
         except SystemExit:
             raise
         except BaseException as err:  # noqa: BLE001 - every failure becomes one line
-            if debug and find_reported_error(err) is None and not isinstance(err, (KeyboardInterrupt, Aborted)):
+            if debugging(err):
                 raise
             exit_with(err)
 

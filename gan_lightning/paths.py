@@ -11,6 +11,13 @@ from gan_lightning.errors import UserError
 
 LAST = "last.ckpt"
 CONFIG_DIR = ".hydra"  # Hydra's copy of the composed config and of the overrides typed
+# The shipped classifiers' weights, <name>.pt: a name is valid as callbacks.sample_quality.features
+# when its file is here (read without torch by the up-front checks).
+CLASSIFIER_WEIGHTS = Path(__file__).resolve().parent / "metrics" / "weights"
+
+
+def shipped_classifiers() -> list[str]:
+    return sorted(path.stem for path in CLASSIFIER_WEIGHTS.glob("*.pt"))
 
 
 def run_dir_of(target: str | Path) -> Path:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import traceback
 import warnings
@@ -33,7 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan_lightning import paths
 from gan_lightning.checks import check_config
 from gan_lightning.console import quiet
-from gan_lightning.errors import DEBUG_ENV, UserError, command, find_reported_error
+from gan_lightning.errors import DEBUG_ENV, UserError, chain, command, find_reported_error
 from gan_lightning.run.life import Run, in_multirun, typed_overrides
 from gan_lightning.run.lock import RunLock, is_rank_zero
 from gan_lightning.run.overrides import restore_overrides
@@ -52,11 +53,18 @@ OmegaConf.register_new_resolver("gan_config_subdir", paths.config_subdir, replac
 
 
 def _build(node: DictConfig, **kwargs: Any) -> Any:
-    """``instantiate``, with a failure we report (a bad value) raised as itself, not wrapped."""
+    """``instantiate``, with a failure we report (a bad value) raised as itself, not wrapped, and
+    a ``_target_`` that cannot be imported (a mistyped class) as bad input."""
     try:
         return instantiate(node, **kwargs)
     except Exception as err:
-        raise find_reported_error(err) or err from err
+        reported = find_reported_error(err)
+        for link in chain(err) if reported is None else ():
+            if unlocated := re.match(r"Error locating target '([^']+)'", str(link)):
+                cause = str(link.__cause__ or link).strip().splitlines()[-1]
+                reported = UserError(f"_target_={unlocated[1]}: cannot be imported ({cause})")
+                break
+        raise reported or err from err
 
 
 def _instantiate_all(group: DictConfig | None) -> list[Any]:
@@ -68,7 +76,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = (), restored: S
     logged metrics, ``iterations`` (the run's step count) and ``epochs``; ``{}`` when a resumed
     run has nothing left to do. ``restored``: the run's own overrides a resume put back."""
     with Run(cfg, restored) as run:
-        check_config(cfg)  # before torch is even imported: a bad value answers at once
+        check_config(cfg, sweep=in_multirun())  # before torch is even imported: a bad value answers at once
         ckpt_path = run.resume()
         if run.finished:  # its result.json is written again if it went missing
             return {} if (run.dir / RESULT).is_file() else run.final_metrics

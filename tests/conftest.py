@@ -151,6 +151,7 @@ def mnist_root() -> Path:
 # process from finishing long after the other.
 SLOWEST_FILES = (
     "test_cli.py",  # the 2-process DDP run, the longest test
+    "test_options.py",  # a sweep of a run per row of options
     "test_resume.py",
     "test_hardening.py",
     "test_conditional.py",

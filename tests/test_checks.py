@@ -6,6 +6,7 @@ import sys
 import typing
 
 import pytest
+import torch
 from lightning.fabric.plugins.precision.precision import _PRECISION_INPUT
 from torch import nn
 
@@ -13,6 +14,7 @@ from gan_lightning import checks
 from gan_lightning.augment import AUGMENTATIONS
 from gan_lightning.losses import LOSSES
 from gan_lightning.metrics.registry import METRICS
+from gan_lightning.metrics.scores import SampleScores
 from gan_lightning.models import dcgan, mlp
 from tests.conftest import REPO
 
@@ -28,6 +30,18 @@ def test_the_early_checks_know_every_registered_name():
     assert set(checks.METRICS) == set(METRICS)
     assert checks.DCGAN_SIZES == dcgan.SUPPORTED_SIZES
     assert set(checks.PRECISIONS) == _literals(_PRECISION_INPUT) - {type(None)}
+
+
+def test_the_early_checks_know_the_keys_each_metric_logs():
+    images, labels = (
+        torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1,
+        torch.arange(64) % 10,
+    )
+    for name, keys in checks.METRICS.items():
+        scores = SampleScores("mnist", metrics=[name])
+        scores.add_real([images])
+        logged = scores.score([(images, labels)])
+        assert {key for key in logged if not key.endswith("_std")} == set(keys), name
 
 
 @pytest.mark.parametrize(

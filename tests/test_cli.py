@@ -24,9 +24,9 @@ OFFLINE = "data.download=false"
 NOISE = ["Tip:", "litlogger", "INFO: ", "sync_dist", "[HYDRA] setup plugin", "could not find the monitored key"]
 # Each bad input: what is typed, the exit status, the start of the one line, and the seconds it
 # may take. EARLY rows answer from the config and the file system alone, before torch or
-# Lightning is imported (well under a second alone on a 2-core CPU; the bound leaves room for a
-# loaded machine, and the import check below is exact). The others need torch or Lightning.
-EARLY, LATE = 4, 60
+# Lightning is imported (well under a second alone on a 2-core CPU; the bound, 3 s, leaves room
+# for a loaded machine, and the import check below is exact). The others need torch or Lightning.
+EARLY, LATE = 3, 60
 BAD_INPUT = {
     "unknown-loss": (["model.loss=foo"], 2, "error: model.loss=foo: not a loss here; the losses are bce", EARLY),
     "unknown-augment": (["model.augment=[blur]"], 2, "error: model.augment=['blur']: unknown augmentation", EARLY),
@@ -61,6 +61,32 @@ BAD_INPUT = {
     "no-fashion-mnist": (["experiment=fashion_dcgan", OFFLINE], 2, "error: FashionMNIST not found under data/", EARLY),
     "syncbn-cpu": (["trainer=ddp_cpu", "trainer.sync_batchnorm=true", OFFLINE], 2, "error: trainer.sync_batch", EARLY),
     "oversized-batch": (["data.batch_size=100000", OFFLINE], 2, "error: data.batch_size=100000: larger than", LATE),
+    # The neighbours of the options tests/test_options.py trains, each a typo a user makes.
+    "features": (
+        ["callbacks.sample_quality.features=inceptoin"],
+        2,
+        "error: callbacks.sample_quality.features=",
+        EARLY,
+    ),
+    "features-file": (["callbacks.sample_quality.features=no/mnist.pt"], 2, "error: callbacks.sample_quality.f", EARLY),
+    "inception-file": (["callbacks.sample_quality.inception_weights=no.pt"], 2, "error: callbacks.sample_qual", EARLY),
+    "monitor-unscored": (["callbacks.sample_quality.metrics=[modes]"], 2, "error: callbacks.best_checkpoint.m", EARLY),
+    "scoring-interval": (["callbacks.sample_quality.every_n_epochs=-1"], 2, "error: callbacks.sample_quality.e", EARLY),
+    "augment-p": (["model.augment_p=adaa"], 2, "error: model.augment_p=adaa: a probability in [0, 1], ada", EARLY),
+    "precision-name": (["trainer.precision=bf15-mixed"], 2, "error: trainer.precision=bf15-mixed: not one", EARLY),
+    "accelerator": (["trainer.accelerator=cpx"], 2, "error: trainer.accelerator=cpx: not one of Lightning's", EARLY),
+    "trainer": (["trainer=cpuu"], 2, "error: In 'train': Could not find 'trainer/cpuu'", EARLY),
+    "logger": (["logger=tensorbord"], 2, "error: In 'train': Could not find 'logger/tensorbord'", EARLY),
+    "data": (["data=mnst"], 2, "error: In 'train': Could not find 'data/mnst'", EARLY),
+    "network-module": (["model.generator._target_=mypkg.G"], 2, "error: model.generator._target_=mypkg.G: no", EARLY),
+    "sweep-objective": (
+        ["-m", "model.loss=bce,hinge", "optimized_metric=val/fdi"],
+        2,
+        "error: optimized_metric",
+        EARLY,
+    ),
+    "sweep-unscored": (["-m", "seed=0,1", "callbacks.sample_quality.metrics=[]"], 2, "error: optimized_metric", EARLY),
+    "network-class": (["model.generator._target_=gan_lightning.models.MLPGenerater"], 2, "error: model.gene", EARLY),
 }
 if not torch.cuda.is_available():
     BAD_INPUT["no-gpu"] = (["trainer=gpu"], 2, "error: trainer.accelerator=gpu: no GPU here", LATE)
@@ -91,7 +117,9 @@ def gan_train_reporting_imports(cwd: Path, *args: str) -> tuple[subprocess.Compl
 )
 def test_bad_input_gets_one_clear_line_in_time_and_leaves_nothing(tmp_path, overrides, status, words, seconds):
     started = time.monotonic()
-    result, heavy_imports = gan_train_reporting_imports(tmp_path, "debug=fdr", SUBSET, *overrides)
+    flags = [o for o in overrides if o.startswith("-")]  # -m before the overrides, as argparse needs
+    rest = [o for o in overrides if not o.startswith("-")]
+    result, heavy_imports = gan_train_reporting_imports(tmp_path, *flags, "debug=fdr", SUBSET, *rest)
     took = time.monotonic() - started
     assert result.returncode == status, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(words), result.stderr
@@ -99,7 +127,7 @@ def test_bad_input_gets_one_clear_line_in_time_and_leaves_nothing(tmp_path, over
     assert took < seconds, f"answered in {took:.1f} s"
     # EARLY: answered from the config and the file system alone, before torch or Lightning.
     assert heavy_imports == (seconds == LATE)
-    assert not list(tmp_path.glob("logs/train/runs/*")) and not (tmp_path / "nowhere").exists()
+    assert not list(tmp_path.glob("logs/train/*/*")) and not (tmp_path / "nowhere").exists()
 
 
 def test_printing_the_config_imports_neither_torch_nor_lightning(tmp_path):
@@ -130,9 +158,10 @@ def test_the_other_commands_answer_bad_input_in_one_line(tmp_path, args, words):
 
 
 @pytest.mark.slow
-def test_two_process_ddp_on_cpu_stops_on_sigterm_together_and_resumes_to_an_unbroken_runs_weights(tmp_path):
-    # A conditional run: each rank's share of the data carries its labels. Only rank 0 gets
-    # the SIGTERM; rank 1 must stop at the same iteration, or DDP would hang.
+def test_two_devices_train_as_ddp_stop_on_sigterm_together_and_resume_to_trainer_ddp_cpus_weights(tmp_path):
+    # trainer.devices=2 on the default trainer=cpu, as in any Lightning project: DDP with this
+    # template's settings. A conditional run: each rank's share of the data carries its labels.
+    # Only rank 0 gets the SIGTERM; rank 1 must stop at the same iteration, or DDP would hang.
     sigterm = ["+callbacks.sigterm._target_=tests.test_resume.SignalAt", "+callbacks.sigterm.step=8"]
     sigterm += [f"+callbacks.sigterm.signum={int(signal.SIGTERM)}", "+callbacks.sigterm.rank=0"]
 
@@ -142,7 +171,7 @@ def test_two_process_ddp_on_cpu_stops_on_sigterm_together_and_resumes_to_an_unbr
         return [*settings, f"+callbacks.record_p.dirpath={records}"]
 
     result = gan_train(
-        tmp_path, "trainer=ddp_cpu", "experiment=mnist_cgan", "debug=limit", OFFLINE, *sigterm, *ada(tmp_path)
+        tmp_path, "trainer.devices=2", "experiment=mnist_cgan", "debug=limit", OFFLINE, *sigterm, *ada(tmp_path)
     )
     assert result.returncode == 143, result.stderr[-3000:]
     ranks = [(tmp_path / f"p_rank{rank}.txt").read_text().splitlines() for rank in (0, 1)]
@@ -158,7 +187,7 @@ def test_two_process_ddp_on_cpu_stops_on_sigterm_together_and_resumes_to_an_unbr
     printed = result.stderr.strip().splitlines()[-1]
     assert printed.endswith(f"Resume with: gan-train ckpt_path={run_dir}")
 
-    # The run's own settings come back (DDP, the experiment, debug=limit): only the limit is typed.
+    # The run's own settings come back (2 devices, the experiment, debug=limit): only the limit is typed.
     result = gan_train(tmp_path, f"ckpt_path={run_dir}", "trainer.max_steps=12")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Starting with 2 processes" in result.stderr + result.stdout
@@ -169,7 +198,8 @@ def test_two_process_ddp_on_cpu_stops_on_sigterm_together_and_resumes_to_an_unbr
     result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "ok" and result["metrics"]["iterations"] == 12 and "val/class_acc" in result["metrics"]
 
-    # An unbroken DDP run to the same step: the stop on one rank and the resume lost nothing.
+    # An unbroken trainer=ddp_cpu run to the same step: the same DDP, and the stop on one rank and
+    # the resume lost nothing.
     straight = tmp_path / "straight"
     run = ["trainer=ddp_cpu", "experiment=mnist_cgan", "debug=limit", OFFLINE, *ada(straight), "trainer.max_steps=12"]
     result = gan_train(tmp_path, f"hydra.run.dir={straight}", *run)

@@ -187,8 +187,10 @@ class StandInLauncher:
 
 
 def sweep_config(sweep_dir: Path, seeds: int | None) -> OmegaConf:
+    """What the sweeper reads of a sweep's config; its runs rank by a loss they all log."""
+    hydra = {"sweep": {"dir": str(sweep_dir)}, "launcher": {}}
     return OmegaConf.create(
-        {"hydra": {"sweep": {"dir": str(sweep_dir)}, "launcher": {}}, "trainer": {}, "sweep": {"seeds": seeds}}
+        {"hydra": hydra, "trainer": {}, "sweep": {"seeds": seeds}, "optimized_metric": "train/d_loss"}
     )
 
 

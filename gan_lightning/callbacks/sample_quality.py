@@ -27,8 +27,9 @@ def default_features(datamodule: ScoredData) -> str:
 class SampleQuality(Callback):
     """At the end of every ``every_n_epochs``-th epoch (and of the last), scores ``num_samples``
     generated images against as many real ones of the data module's ``reference_images``
-    (MNIST's test split): ``val/fid``, ``val/kid``, ``val/is``, and ``val/fid_ema``... for an
-    EMA generator, plus ``val/eval_seconds``. A checkpoint callback monitoring ``val/fid``
+    (MNIST's test split): every metric of ``metrics`` (None: all that apply) as ``val/<key>``,
+    ``val/<key>_ema`` for an EMA generator, plus ``val/eval_seconds``. ``every_n_epochs=0`` or
+    ``metrics=[]``: no scoring at all. A checkpoint callback monitoring ``val/fid``
     keeps the best generator. When the feature network cannot be built (Inception weights
     offline), one warning says why and training goes on unscored.
 
@@ -60,7 +61,7 @@ class SampleQuality(Callback):
         # A resume starts mid-epoch, without on_train_epoch_start: its share of the epoch is
         # measured against the part of the epoch this command trained.
         self._epoch_start = time.perf_counter()
-        if self.every_n_epochs < 1 or self.num_samples < 2:
+        if self.every_n_epochs == 0 or self.metrics == []:  # scoring off, as asked
             return
         features = default_features(trainer.datamodule) if self.features == "auto" else self.features
         try:
@@ -128,6 +129,7 @@ class SampleQuality(Callback):
         self.scored_epoch = trainer.current_epoch
         # Every rank computed the same gathered values; sync_dist averages identical numbers
         # (a few scalars), and spares DDP runs Lightning's warning about epoch-level logging.
-        pl_module.log("val/fid", metrics.pop("val/fid"), prog_bar=True, sync_dist=True)
+        if "val/fid" in metrics:  # on the progress bar, when it is among the metrics chosen
+            pl_module.log("val/fid", metrics.pop("val/fid"), prog_bar=True, sync_dist=True)
         # At the step of the epoch's last iteration, as its scalars, grid and checkpoints.
         pl_module.log_dict({**metrics, "val/eval_seconds": seconds, "step": float(trainer.global_step)}, sync_dist=True)

@@ -15,8 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_lightning.errors import UserError
+from gan_lightning.paths import CLASSIFIER_WEIGHTS as WEIGHTS_DIR
+from gan_lightning.paths import shipped_classifiers
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
 INPUT_SIZE = 28
 
 
@@ -112,10 +113,6 @@ class StackedDigitFeatures(nn.Module):
         a, b, c = F.log_softmax(logits.float(), dim=1).reshape(n, 3, -1).unbind(1)
         joint = a[:, :, None, None] + b[:, None, :, None] + c[:, None, None, :]
         return features.reshape(n, -1), joint.reshape(n, -1)
-
-
-def shipped_classifiers() -> list[str]:
-    return sorted(path.stem for path in WEIGHTS_DIR.glob("*.pt"))
 
 
 def load_classifier(name_or_path: str) -> DigitClassifier:

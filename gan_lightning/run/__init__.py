@@ -1,6 +1,7 @@
 """A run's life, each part a module with one job, composed by ``Run`` (``life``) for ``train()``:
 
 - ``lock``: one process trains a run at a time;
+- ``devices``: how many processes a trainer starts, and the DDP settings several need;
 - ``overrides``: ``gan-train ckpt_path=<run>`` composes the run's own overrides, then yours;
 - ``signals``: Ctrl-C, SIGTERM and SLURM's requeue signal, recorded for the run to stop on;
 - ``resume``: the checkpoint a resume starts from, checked (it loads, its networks, what changed);

@@ -10,15 +10,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from gan_lightning.errors import UserError
-
-
-def multi_process(trainer: DictConfig) -> bool:
-    """Whether this trainer starts one process per device itself (Lightning's DDP launcher)."""
-    strategy = trainer.get("strategy")
-    target = strategy.get("_target_", "") if isinstance(strategy, DictConfig) else str(strategy or "")
-    devices, nodes = trainer.get("devices"), trainer.get("num_nodes") or 1
-    many = devices in (-1, "-1", "auto") or (isinstance(devices, int) and devices > 1) or nodes > 1
-    return "ddp" in target.lower() and many
+from gan_lightning.run.devices import multi_process
 
 
 def refuse_multi_process(trainer: DictConfig, launcher_target: str) -> None:

@@ -39,8 +39,11 @@ def write_result(
     error: str,
     objective_name: str,
     pruned_epoch: int | None = None,
+    ranked: bool = True,
 ) -> None:
-    status = "pruned" if pruned_epoch else "failed" if error or not math.isfinite(value) else "ok"
+    """``ranked``: a sweep's run, whose objective must be a number; a lone run is ``ok`` without one."""
+    unranked = ranked and not math.isfinite(value)
+    status = "pruned" if pruned_epoch else "failed" if error or unranked else "ok"
     result = {
         "status": status,
         "error": error,

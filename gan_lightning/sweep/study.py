@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
+from gan_lightning.checks import check_objective
 from gan_lightning.errors import UserError
 from gan_lightning.paths import LAST
 from gan_lightning.run.lock import RunLock
@@ -75,6 +76,7 @@ class Sweep:
         space = SearchSpace.parse(arguments, options.get("params"), config.get("sweep", {}).get("seeds"))
         launcher_target = str(config.hydra.launcher.get("_target_", ""))
         refuse_multi_process(config.trainer, launcher_target)
+        check_objective(config)  # every run ranks by it: refused here, before any run starts
         lock = RunLock(self.dir)
         lock.acquire()  # one sweeper per sweep directory
         try:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import math
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from gan_lightning.errors import Interrupted, describe, exit_with, find_reported_error
+from gan_lightning.errors import Interrupted, debugging, describe, exit_with, find_reported_error
 from gan_lightning.run.lock import is_rank_zero
 from gan_lightning.sweep.launch import refuse_multi_process, set_threads_for_parallel_runs
 from gan_lightning.sweep.results import STUDY_FILE, objective, write_result
@@ -49,21 +50,25 @@ class Trial:
         if dry:
             return value
         missing = ""
-        if metrics and math.isnan(value) and self.metric not in metrics:
-            missing = f"optimized_metric={self.metric} was not logged (val/* needs callbacks.sample_quality)"
+        if self.multirun and metrics and self.metric not in metrics:  # only a sweep needs it
+            # Checked before training: only scoring that could not run (no Inception weights) gets here.
+            missing = f"optimized_metric={self.metric} was not logged"
             log.warning(missing)
         if metrics and is_rank_zero():
             pruned = self._reporter.pruned_epoch if self._reporter else None
-            write_result(self.run_dir, self.overrides, metrics, value, missing, self.metric, pruned)
+            write_result(self.run_dir, self.overrides, metrics, value, missing, self.metric, pruned, self.multirun)
         return value
 
     def fail(self, err: Exception) -> float:
         """A failed run: outside a sweep, or stopped by a signal, the command ends with its one
-        line; in a sweep the failure is recorded and the sweep goes on (the objective: inf)."""
+        line; in a sweep the failure is recorded and the sweep goes on (the objective: inf).
+        With GAN_LIGHTNING_DEBUG=1 an unexpected error shows its traceback first."""
         status, line = describe(err)
         stopped = find_reported_error(err)
         if isinstance(stopped, Interrupted) and stopped.metrics:  # it had reached its limits
             self.finish(stopped.metrics)
+        if debugging(err):
+            traceback.print_exception(err)
         if not self.multirun or status > 128:  # a signal stops the whole sweep too
             exit_with(err)
         write_result(self.run_dir, self.overrides, {}, math.inf, line.removeprefix("error: "), self.metric)
