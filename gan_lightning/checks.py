@@ -308,7 +308,11 @@ def _scoring(cfg: DictConfig) -> str:
 
 
 def _logged(cfg: DictConfig, key: str) -> bool:
-    return key.startswith("train/") or key in scored_keys(cfg)  # train/*: the step's own
+    """Whether the run logs ``key``: train/* is the step's own; a metric of one's own may log keys
+    of any name, so with one chosen any val/* key may be."""
+    chosen = OmegaConf.select(cfg, "callbacks.sample_quality.metrics") or _metrics()
+    own = scored_keys(cfg) and any(name not in METRICS for name in chosen)
+    return key.startswith("train/") or key in scored_keys(cfg) or bool(own and key.startswith("val/"))
 
 
 def check_objective(cfg: DictConfig) -> None:

@@ -62,6 +62,7 @@ def evaluate(
     import torch
 
     from gan_lightning.callbacks.sample_quality import default_features
+    from gan_lightning.extensions import import_extensions
     from gan_lightning.gan_module import GANModule
     from gan_lightning.metrics.scores import SampleScores, as_float_batches
     from gan_lightning.run.records import stored_config
@@ -71,6 +72,7 @@ def evaluate(
     checkpoint = load_checkpoint(ckpt)
     # Unset: the run's own scoring seed and sample count, so gan-eval reproduces its figures.
     config = stored_config(checkpoint) or {}
+    import_extensions(config.get("imports"))  # the run's own losses and metrics, registered
     scoring = (config.get("callbacks") or {}).get("sample_quality") or {}
     seed = int(scoring.get("seed", config.get("seed", 0))) if seed is None else seed
     num_samples = int(scoring.get("num_samples", 5000)) if num_samples is None else num_samples

@@ -1,6 +1,7 @@
-"""The contracts between the parts, written down. A data module that offers ``ScoredData`` is
-trained and scored with no edit elsewhere: its module, its config and its experiment are all a
-new data set needs. ``ImageDataModule`` (``data/base.py``) offers it to its subclasses.
+"""The contracts between the parts, written down. A network that is a ``Generator`` or a
+``Discriminator``, and a data module that offers ``ScoredData``, train and are scored with no
+edit elsewhere: a module and a config are all they need (docs/extending.md).
+``ImageDataModule`` (``data/base.py``) offers ``ScoredData`` to its subclasses.
 """
 
 from __future__ import annotations
@@ -9,6 +10,33 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """What every generator receives and returns; a network of your own only needs this.
+
+    Built from its config node (``model.generator``) with ``num_classes`` added for a
+    conditional run: the shipped nodes pass ``latent_dim``, ``channels`` and ``image_size``
+    (``${model.latent_dim}``, ``${data.channels}``, ``${data.image_size}``) and options of that
+    network's own (``bn_eps``, ``base_width``), which a node of your own leaves out
+    (docs/extending.md)."""
+
+    def __call__(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, latent_dim) noise (and (N,) class labels, conditional runs) -> (N, C, H, W) images
+        in [-1, 1] (a Tanh output)."""
+        ...
+
+
+@runtime_checkable
+class Discriminator(Protocol):
+    """What every discriminator receives and returns. Built from ``model.discriminator``
+    (``channels``, ``image_size``; ``num_classes`` for a conditional run). The loss, spectral
+    normalization, augmentation and penalties are the module's: the network is a plain one."""
+
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, C, H, W) images in [-1, 1] (and (N,) labels) -> (N,) raw scores (logits, no sigmoid)."""
+        ...
 
 
 @runtime_checkable

@@ -63,9 +63,13 @@ def _draw(args: argparse.Namespace, ckpt: Path, out: Path, tag: str) -> list[Pat
     import torch
     from torchvision.utils import save_image
 
+    from gan_lightning.extensions import import_extensions
     from gan_lightning.randomness import latent_noise, seeded
+    from gan_lightning.run.records import stored_config
+    from gan_lightning.run.resume import load_checkpoint
     from gan_lightning.sampling import class_labels, generate, load_generator, slerp, to_pil, to_uint8
 
+    import_extensions((stored_config(load_checkpoint(ckpt)) or {}).get("imports"))  # the run's own loss
     generator, latent_dim, num_classes = load_generator(ckpt, args.ema)
     noise = seeded(args.seed)
     n = args.steps if args.mode == "interpolate" else args.num or 64

@@ -35,6 +35,7 @@ from gan_lightning import paths
 from gan_lightning.checks import check_config
 from gan_lightning.console import quiet
 from gan_lightning.errors import DEBUG_ENV, UserError, chain, command, find_reported_error
+from gan_lightning.extensions import import_extensions
 from gan_lightning.run.life import Run, in_multirun, typed_overrides
 from gan_lightning.run.lock import RunLock, is_rank_zero
 from gan_lightning.run.overrides import restore_overrides
@@ -76,6 +77,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = (), restored: S
     logged metrics, ``iterations`` (the run's step count) and ``epochs``; ``{}`` when a resumed
     run has nothing left to do. ``restored``: the run's own overrides a resume put back."""
     with Run(cfg, restored) as run:
+        import_extensions(cfg.get("imports"))  # a user's losses, metrics, augmentations: known to the checks
         check_config(cfg, sweep=in_multirun())  # before torch is even imported: a bad value answers at once
         ckpt_path = run.resume()
         if run.finished:  # its result.json is written again if it went missing

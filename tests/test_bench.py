@@ -1,4 +1,4 @@
-"""The benchmark command runs every path and prints the table the README quotes."""
+"""The benchmark command runs every path and prints the table docs/performance.md quotes."""
 
 from __future__ import annotations
 

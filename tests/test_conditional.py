@@ -151,7 +151,7 @@ def test_a_short_real_conditional_run_draws_the_classes_it_is_asked_for(tmp_path
     """1,000 iterations of mnist_cgan on 10,000 images of the full MNIST: the classifier finds
     the samples to be the digit they were asked for more often than chance (0.1; 0.19 here, where
     labels that never reach G score 0.10 +- 0.013 on 500 samples). The label embedding takes hold
-    over the first epochs (README, Conditional GANs)."""
+    over the first epochs (docs/research_knobs.md, Class-conditional GANs)."""
     overrides = [f"data.root={mnist_root}", "trainer.max_steps=1000", "logger=none"]
     metrics = train(compose_train(tmp_path, *CGAN, *overrides))
     assert metrics["val/class_acc"] > 0.15

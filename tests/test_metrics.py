@@ -83,7 +83,7 @@ def test_shipped_classifier_is_small_and_takes_any_image_shape():
 
 @pytest.mark.slow
 def test_shipped_classifier_accuracy_on_the_full_test_split(mnist_root):
-    """The accuracy the README records, measured again on the 10,000 test digits."""
+    """The accuracy docs/sample_quality.md records, measured again on the 10,000 test digits."""
     raw = mnist_root / "MNIST" / "raw"
     datamodule = MNISTDataModule(root=str(mnist_root), download=False)
     images = datamodule.reference_images()

@@ -1,4 +1,4 @@
-"""Every option the README and the configs offer, tried as a user runs it: one ``gan-train -m``
+"""Every option the README, docs/ and the configs offer, tried as a user runs it: one ``gan-train -m``
 process trains a run per row of ``OPTIONS`` for a few steps, each row several options at once,
 and every value of each kind of option is in some row. Their mistyped neighbours are refused in
 one line (tests/test_cli.py, BAD_INPUT)."""
@@ -30,7 +30,7 @@ EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 LOGGERS = sorted(p.stem for p in (CONF_DIR / "logger").glob("*.yaml"))
 FEATURES = [*checks.FEATURES, "mnist", "mnist32", "<file>"]
 AUGMENT_P = [None, 0.5, "ada"]
-CPU_PRECISIONS = ["32-true", "bf16-mixed"]  # what the README offers a CPU
+CPU_PRECISIONS = ["32-true", "bf16-mixed"]  # what the docs offer a CPU
 
 # One run each: an experiment, and one value of each other kind. ``metrics`` picks the scores
 # (None: all; []: scoring off) and ``monitor`` what best.ckpt keeps; ``logs`` the val/* keys the

@@ -86,7 +86,7 @@ def real_triples(tmp_path_factory, features) -> tuple[torch.Tensor, torch.Tensor
 
 @pytest.mark.slow
 def test_real_stacked_test_images_are_read_as_their_triples_and_cover_all_1000(real_triples):
-    """The benchmark's floor (README, Mode coverage; gan-eval reads 26,000): real images score
+    """The benchmark's floor (docs/sample_quality.md, Mode coverage; gan-eval reads 26,000): real images score
     what a perfect generator would. Each triple is read right (three digits, each read at about
     98.7%), and at 10,000 samples all 1,000 triples appear (each is missed with a chance of
     e^-10) and the KL divergence is near (1000 - 1) / (2 * 10000) = 0.05."""

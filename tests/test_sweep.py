@@ -124,7 +124,7 @@ def test_a_grid_killed_mid_run_continues_with_the_same_command(tmp_path):
 def test_failed_runs_are_recorded_and_the_sweep_goes_on(tmp_path):
     poison = ["+callbacks.poison._target_=tests.test_hardening.PoisonGenerator", "+callbacks.poison.step=2,100"]
     guard = "callbacks.divergence_guard.every_n_steps=1"
-    # The loss-based objective, which needs no scoring (README, Sweeps: the objective).
+    # The loss-based objective, which needs no scoring (docs/sweeps.md: the objective).
     gap = ["optimized_metric=train/equilibrium_gap", "callbacks.sample_quality=null"]
     result = run_gan_train(tmp_path, "-m", "data.batch_size=0,64", *poison, guard, *gap, *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -194,7 +194,7 @@ def sweep_config(sweep_dir: Path, seeds: int | None) -> OmegaConf:
     )
 
 
-# The samplers, and the other storage and pruner the README offers (an SQLite file, successive halving).
+# The samplers, and the other storage and pruner docs/sweeps.md offers (an SQLite file, successive halving).
 SETUPS = {"tpe": ("tpe", False, "none"), "grid": ("grid", False, "none"), "random-sqlite": ("random", True, "sh")}
 
 

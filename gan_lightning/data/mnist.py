@@ -151,5 +151,5 @@ class FashionMNISTDataModule(MNISTDataModule):
     """FashionMNIST from ``<root>/FashionMNIST/raw``; no embedded copy, so missing is an error."""
 
     dataset_name = "FashionMNIST"
-    scored_by = "fashionmnist"  # no classifier ships for it: train one (README, Sample quality)
+    scored_by = "fashionmnist"  # no classifier ships for it: train one (docs/sample_quality.md)
     embedded = embedded_test = None
