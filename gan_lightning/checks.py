@@ -1,62 +1,42 @@
 """Checks of a composed config, made before torch or Lightning is imported: a value no run can
 use answers in well under a second, with one line naming the key, and leaves nothing behind.
 
-Each key with a known range is one row of ``RANGES``. The names the registries hold (losses,
-augmentations, metrics, DCGAN's sizes, networks with BatchNorm) are listed here too, because importing
-the registries would import torch; ``tests/test_checks.py`` keeps both lists equal. A name
-registered by code that is already loaded (a loss of one's own) counts as well.
+Each key with a known range is one row of ``RANGES``. The names a key may take are read where
+they are defined (``names.py``: the registries of losses, augmentations and metrics, and what a
+project's ``imports`` registered), never listed here. Lightning's own names (precisions,
+accelerators) are Lightning's: ``tests/test_checks.py`` holds them against its types.
 """
 
 from __future__ import annotations
 
-import ast
-import importlib.util
-import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from gan_lightning import names
 from gan_lightning.data.sources import check_source
 from gan_lightning.errors import UserError
 from gan_lightning.paths import shipped_classifiers
 from gan_lightning.run.devices import ddp_settings
 
-LOSSES = ("bce", "bce_saturating", "hinge", "lsgan", "wgan_gp", "rpgan")  # gan_lightning/losses.py
-AUGMENTATIONS = ("translation", "cutout", "color")  # gan_lightning/augment.py
-DCGAN_SIZES = (16, 32, 64, 128, 256)  # gan_lightning/models/dcgan.py
-BATCHNORM_NETWORKS = ("MLPGenerator", "DCGANGenerator", "DCGANDiscriminator")  # BatchNorm in training mode
-# Each metric and the val/* keys it logs (gan_lightning/metrics/registry.py, prdc.py).
-METRICS = {
-    "fid": ("fid",),
-    "kid": ("kid",),
-    "is": ("is",),
-    "modes": ("modes", "class_kl"),
-    "class_acc": ("class_acc",),
-    "prdc": ("precision", "recall", "density", "coverage"),
-}
 FEATURES = ("auto", "inception", "stacked_mnist")  # beside the shipped classifiers' names
 PRECISIONS = ("transformer-engine", "transformer-engine-float16", "16-true", "16-mixed", "bf16-true", "bf16-mixed")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu", "hpu")  # Lightning's names
 PRECISIONS += ("32-true", "64-true", "64", "32", "16", "bf16", 64, 32, 16)  # Lightning's, aliases included
 
 
-def registered(names: tuple[str, ...], module: str, registry: str) -> tuple[str, ...]:
-    """``names``, and those registered since in ``module``'s ``registry`` if it is loaded."""
-    return tuple(dict.fromkeys((*names, *getattr(sys.modules.get(module), registry, {}))))
-
-
 def _losses() -> tuple[str, ...]:
-    return registered(LOSSES, "gan_lightning.losses", "LOSSES")
+    return tuple(names.LOSSES.names())
 
 
 def _augmentations() -> tuple[str, ...]:
-    return registered(AUGMENTATIONS, "gan_lightning.augment", "AUGMENTATIONS")
+    return tuple(names.AUGMENTATIONS.names())
 
 
 def _metrics() -> tuple[str, ...]:
-    return registered(METRICS, "gan_lightning.metrics.registry", "METRICS")
+    return tuple(names.METRICS.names())
 
 
 def _integer(value: Any) -> bool:
@@ -148,57 +128,13 @@ def _shown(value: Any) -> Any:
     return OmegaConf.to_container(value) if isinstance(value, DictConfig | ListConfig) else value
 
 
-def _module_file(module: str) -> Path | None | bool:
-    """The source file of ``module`` (``a.b.c``), found on sys.path without importing it or its
-    packages (``lightning``'s would take seconds): False where there is no such module, None
-    where it exists without a source to read (an extension, a namespace package)."""
-    top, *parts = module.split(".")
-    try:
-        spec = importlib.util.find_spec(top)
-    except (ImportError, ValueError):
-        return False
-    if spec is None:
-        return False
-    origin = Path(spec.origin) if spec.origin and spec.origin.endswith(".py") else None
-    folders = [Path(p) for p in spec.submodule_search_locations or ()]
-    for part in parts:
-        if any(next(f.glob(f"{part}.*.so"), None) for f in folders):
-            return None
-        files = [f / f"{part}.py" for f in folders if (f / f"{part}.py").is_file()]
-        folders = [f / part for f in folders if (f / part).is_dir()]
-        if not files and not folders:
-            return False
-        inits = [f / "__init__.py" for f in folders if (f / "__init__.py").is_file()]
-        origin = (files or inits or [None])[0]
-    return origin
-
-
-def _binds(source: Path, name: str) -> bool:
-    """Whether ``source`` may bind ``name`` at module level: a class, function, assignment or
-    import of it; any ``import *`` or module ``__getattr__`` may too."""
-    try:
-        tree = ast.parse(source.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, ValueError):
-        return True  # unreadable here: the import will tell
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-            if node.name in (name, "__getattr__"):
-                return True
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            if any(alias.name == "*" or (alias.asname or alias.name.split(".")[0]) == name for alias in node.names):
-                return True
-        elif isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
-            return True
-    return False
-
-
 def _missing_target(target: str) -> str | None:
     """Why ``target`` (``module.Name``) cannot be imported, when that is certain; else None."""
     module, _, name = target.rpartition(".")
-    source = _module_file(module)
+    source = names.module_file(module)
     if source is False:
         return f"no module {module} (mistyped, or not installed)"
-    if isinstance(source, Path) and not _binds(source, name):
+    if isinstance(source, Path) and not names.binds(source, name):
         return f"{module} has no {name}"
     return None
 
@@ -245,15 +181,20 @@ def _network(node: Any) -> str:
 def _check_networks(cfg: DictConfig) -> None:
     model, data = cfg.model, cfg.data
     networks = {_network(model.get("generator")), _network(model.get("discriminator"))}
-    size = data.get("image_size")
-    if networks & {"DCGANGenerator", "DCGANDiscriminator"} and size not in DCGAN_SIZES:
+    size, sizes = data.get("image_size"), names.literal("gan_lightning.models.dcgan", "SUPPORTED_SIZES")
+    if networks & {"DCGANGenerator", "DCGANDiscriminator"} and size not in sizes:
         raise UserError(
-            f"data.image_size={size}: DCGAN makes square power-of-two images, one of {', '.join(map(str, DCGAN_SIZES))}"
+            f"data.image_size={size}: DCGAN makes square power-of-two images, one of {', '.join(map(str, sizes))}"
         )
-    batch = data.get("batch_size")
-    if networks & set(BATCHNORM_NETWORKS) and _integer(batch) and batch < 2:
+
+
+def check_batchnorm(networks: Iterable[Any], batch_size: int) -> None:
+    """Once the networks are built: BatchNorm in training mode needs two images a batch, in any
+    network, a project's own included."""
+    layers = (m for network in networks for m in network.modules())
+    if batch_size < 2 and any(type(m).__name__.startswith(("BatchNorm", "SyncBatchNorm")) for m in layers):
         raise UserError(
-            f"data.batch_size={batch}: BatchNorm in training needs at least 2 images a batch "
+            f"data.batch_size={batch_size}: BatchNorm in training needs at least 2 images a batch "
             "(per process, per discriminator update)"
         )
 
@@ -275,9 +216,10 @@ def _check_devices(trainer: DictConfig) -> None:
         raise UserError(f"trainer.devices={_shown(devices)}: this machine has {count} GPU(s)")
 
 
-def metric_keys(names: Iterable[str]) -> set[str]:
-    """The ``val/*`` keys these metrics log (a metric of one's own: ``val/<its name>``)."""
-    return {f"val/{key}" for name in names for key in METRICS.get(name, (name,))}
+def metric_keys(chosen: Iterable[str]) -> set[str]:
+    """The ``val/*`` keys these metrics log, as each registered them (``keys``; its name if none)."""
+    registered = names.METRICS.names()
+    return {f"val/{key}" for name in chosen for key in registered.get(name, {}).get("keys") or (name,)}
 
 
 def scored_keys(cfg: DictConfig) -> set[str]:
@@ -308,11 +250,7 @@ def _scoring(cfg: DictConfig) -> str:
 
 
 def _logged(cfg: DictConfig, key: str) -> bool:
-    """Whether the run logs ``key``: train/* is the step's own; a metric of one's own may log keys
-    of any name, so with one chosen any val/* key may be."""
-    chosen = OmegaConf.select(cfg, "callbacks.sample_quality.metrics") or _metrics()
-    own = scored_keys(cfg) and any(name not in METRICS for name in chosen)
-    return key.startswith("train/") or key in scored_keys(cfg) or bool(own and key.startswith("val/"))
+    return key.startswith("train/") or key in scored_keys(cfg)  # train/*: the step's own
 
 
 def check_objective(cfg: DictConfig) -> None:

@@ -32,7 +32,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lightning import paths
-from gan_lightning.checks import check_config
+from gan_lightning.checks import check_batchnorm, check_config
 from gan_lightning.console import quiet
 from gan_lightning.errors import DEBUG_ENV, UserError, chain, command, find_reported_error
 from gan_lightning.extensions import import_extensions
@@ -89,6 +89,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = (), restored: S
         datamodule = _build(cfg.data)
         classes = datamodule.num_classes if cfg.model.get("conditional") else 0  # from the data
         model = _build(cfg.model, _recursive_=False, num_classes=classes)
+        check_batchnorm((model.generator, model.discriminator), int(cfg.data.batch_size))
         # The run's own first: a stop it decides at an iteration is seen by last.ckpt's callback.
         callbacks = [*run.callbacks(), *_instantiate_all(cfg.get("callbacks")), *extra_callbacks]
         loggers = _instantiate_all(cfg.get("logger"))

@@ -86,7 +86,7 @@ class PRDC(Metric):
         self.real = real
 
 
-@register_metric("prdc")
+@register_metric("prdc", keys=("precision", "recall", "density", "coverage"))
 def precision_recall_density_coverage(network: nn.Module) -> nn.Module:
     """``precision``, ``recall``, ``density`` and ``coverage`` of the samples, for every network."""
     return PRDC()

@@ -3,7 +3,7 @@ factory from the feature network, fed the network's outputs on real images once 
 set of samples after. ``SampleScores`` builds every metric that applies to its network, so a
 metric written here shows up as ``val/<name>`` in training and as a column of ``gan-eval``::
 
-    @register_metric("my_score")
+    @register_metric("my_score")   # keys=(...): what compute() returns, if not ("my_score",)
     def my_score(network: nn.Module) -> nn.Module | None:   # None: not for this network
         return MyScore(...)   # add_real(out), update(out), compute() -> {"my_score": ...}, reset()
 
@@ -36,8 +36,12 @@ class Outputs:
 METRICS: dict[str, Callable[[nn.Module], nn.Module | None]] = {}
 
 
-def register_metric(name: str) -> Callable[[Callable[[nn.Module], nn.Module | None]], Callable]:
+def register_metric(name: str, keys: tuple[str, ...] | None = None) -> Callable[[Callable], Callable]:
+    """``keys``: the names ``compute`` returns, logged as ``val/<key>`` (default: the metric's
+    own name); the checks before training read them to know what ``best.ckpt`` can monitor."""
+
     def register(factory: Callable[[nn.Module], nn.Module | None]) -> Callable[[nn.Module], nn.Module | None]:
+        factory.keys = tuple(keys or (name,))  # type: ignore[attr-defined]
         METRICS[name] = factory
         return factory
 
@@ -185,7 +189,7 @@ class ClassCoverage(Metric):
         self.real = real
 
 
-@register_metric("modes")
+@register_metric("modes", keys=("modes", "class_kl"))
 def class_coverage(network: nn.Module) -> nn.Module | None:
     """``modes`` and ``class_kl``, for a feature network that is a classifier of the data's
     classes (the shipped MNIST-like ones; Inception's ImageNet classes say nothing of digits).
