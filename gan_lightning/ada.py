@@ -18,6 +18,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from gan_lightning.errors import UserError
+
 INTERVAL = 4  # D updates between adjustments, as StyleGAN2-ADA's ada_interval
 
 
@@ -31,6 +33,13 @@ class AdaptiveP(nn.Module):
         self.register_buffer("rt", torch.tensor(0.0, dtype=torch.float64))  # the last interval's r_t
         # The interval under way: sum of sign(D(x)) and how many reals, for a resume mid-interval.
         self.register_buffer("signs", torch.zeros(2, dtype=torch.float64))
+
+    def after_d_update(
+        self, real_out: Tensor, d_updates: int, images_per_update: int, all_ranks_sum: Callable[[Tensor], Tensor]
+    ) -> None:
+        """The bookkeeping of one D update: count its reals' signs; at an interval's end, move p."""
+        self.observe(real_out)
+        self.adjust(d_updates, images_per_update, all_ranks_sum)
 
     @torch.no_grad()
     def observe(self, real_out: Tensor) -> None:
@@ -50,6 +59,20 @@ class AdaptiveP(nn.Module):
         step = torch.sign(self.rt - self.target) * images_per_update * INTERVAL / (self.kimg * 1000)
         self.p.copy_((self.p + step).clamp(0.0, 1.0))
         self.signs.zero_()
+
+
+def adaptive_p(augment_p: float | str | None, target: float, kimg: float) -> AdaptiveP | None:
+    """``model.augment_p``: None or 0, no per-image probability; a number in (0, 1], that p;
+    ``ada``, p adapted from 0."""
+    if augment_p == "ada":
+        if not (0 < target < 1 and kimg > 0):
+            raise UserError(f"model.ada_target={target} must be in (0, 1), model.ada_kimg={kimg} positive")
+        return AdaptiveP(0.0, adaptive=True, target=target, kimg=kimg)
+    if augment_p is None or (isinstance(augment_p, int | float) and augment_p == 0):
+        return None
+    if not isinstance(augment_p, int | float) or isinstance(augment_p, bool) or not 0 < augment_p <= 1:
+        raise UserError(f"model.augment_p={augment_p}: a probability in [0, 1], ada, or null")
+    return AdaptiveP(float(augment_p))
 
 
 def with_probability(op: Callable[[Tensor], Tensor], p: float) -> Callable[[Tensor], Tensor]:

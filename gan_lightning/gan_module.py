@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,8 +14,9 @@ from lightning.pytorch import LightningModule
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
-from gan_lightning.ada import AdaptiveP
+from gan_lightning.ada import adaptive_p
 from gan_lightning.augment import AUGMENTATIONS, build_augment
+from gan_lightning.ema import ema_decay_at, update_ema
 from gan_lightning.errors import UserError
 from gan_lightning.losses import get_loss, gradient_penalty, r1_penalty
 from gan_lightning.private_api import step_not_counted
@@ -34,32 +34,6 @@ def spectral_normalized(network: nn.Module) -> nn.Module:
     for layer in layers:
         nn.utils.parametrizations.spectral_norm(layer)
     return network
-
-
-def adaptive_p(augment_p: float | str | None, target: float, kimg: float) -> AdaptiveP | None:
-    """``model.augment_p``: None or 0, no per-image probability; a number in (0, 1], that p;
-    ``ada``, p adapted from 0 (``gan_lightning/ada.py``)."""
-    if augment_p == "ada":
-        if not (0 < target < 1 and kimg > 0):
-            raise UserError(f"model.ada_target={target} must be in (0, 1), model.ada_kimg={kimg} positive")
-        return AdaptiveP(0.0, adaptive=True, target=target, kimg=kimg)
-    if augment_p is None or (isinstance(augment_p, int | float) and augment_p == 0):
-        return None
-    if not isinstance(augment_p, int | float) or isinstance(augment_p, bool) or not 0 < augment_p <= 1:
-        raise UserError(f"model.augment_p={augment_p}: a probability in [0, 1], ada, or null")
-    return AdaptiveP(float(augment_p))
-
-
-def ema_decay_at(decay: float, rampup: float | None, step: int, images_per_step: int) -> float:
-    """The EMA's decay after ``step`` generator updates. Without ``rampup``, ``decay``. With it
-    (StyleGAN2-ADA's ramp-up), the average's half-life, in images, is ``rampup`` x the images
-    seen so far, and never longer than ``decay``'s: early weights, random ones included, leave
-    the average as fast as training moves on."""
-    if not rampup:
-        return decay
-    half_life = images_per_step * math.log(0.5) / math.log(decay)
-    ramped = min(half_life, rampup * step * images_per_step)
-    return 0.5 ** (images_per_step / max(ramped, 1e-8))
 
 
 class GANModule(LightningModule):
@@ -127,7 +101,6 @@ class GANModule(LightningModule):
         # the ops when none are named. Absent or 0: model.augment as before, on every image.
         self.ada = adaptive_p(augment_p, ada_target, ada_kimg)
         self.augment = build_augment(list(augment) or (list(AUGMENTATIONS) if self.ada is not None else []))
-        self._p: float | None = None  # this step's p, read once
         self.num_classes = self.hparams.num_classes  # 0: unconditional
         if conditional and self.num_classes < 2:
             raise UserError(f"model.conditional=true needs a data set of classes; this one has {num_classes}")
@@ -163,10 +136,10 @@ class GANModule(LightningModule):
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.generator(z, labels)
 
-    def d(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+    def d(self, images: Tensor, labels: Tensor | None = None, p: float | None = None) -> Tensor:
         """What the discriminator says of ``images``, augmented when ``augment`` is set (each image
-        with this step's probability p under ``augment_p``)."""
-        return self.discriminator(self.augment(images, self._p) if self.augment else images, labels)
+        with probability ``p``, this step's under ``augment_p``; None: every image)."""
+        return self.discriminator(self.augment(images, p) if self.augment else images, labels)
 
     def on_train_start(self) -> None:
         # A resume restores each optimizer's hyperparameters with its state; this run's
@@ -177,39 +150,26 @@ class GANModule(LightningModule):
             for group in optimizer.optimizer.param_groups:
                 group.update({key: value for key, value in settings.items() if key != "params"})
 
-    @torch.no_grad()
-    def update_ema(self, images_per_step: int) -> None:
-        """ema <- decay * ema + (1 - decay) * weights; BatchNorm statistics are copied. The decay
-        ramps up with the images seen when ``ema_rampup`` is set (``ema_decay_at``)."""
-        decay = ema_decay_at(self.ema_decay, self.ema_rampup, self.global_step, images_per_step)
-        ema, live = self.generator_ema.state_dict(), self.generator.state_dict()
-        floats = [name for name, value in ema.items() if value.is_floating_point() and "running_" not in name]
-        torch._foreach_lerp_([ema[n] for n in floats], [live[n] for n in floats], 1.0 - decay)
-        for name, value in ema.items():
-            if name not in floats:
-                value.copy_(live[name])
-
-    def _generator(self, update: int, draw: Draw) -> torch.Generator:
-        """A generator seeded for ``draw`` at discriminator ``update`` of this step on this rank."""
-        key = step_key(self.seed, self.global_rank, self.global_step, update, draw)
-        return seeded(key, self.device)
+    def _rng(self, update: int, draw: Draw) -> torch.Generator:
+        """Random numbers for ``draw`` at discriminator ``update`` of this step on this rank."""
+        return seeded(step_key(self.seed, self.global_rank, self.global_step, update, draw), self.device)
 
     def noise(self, n: int, update: int = 0) -> Tensor:
         """This step's z on this rank, for its ``update``-th discriminator update."""
-        return latent_noise(n, self.latent_dim, self._generator(update, Draw.Z), self.device)
+        return latent_noise(n, self.latent_dim, self._rng(update, Draw.Z), self.device)
 
-    def _penalties(self, real: Tensor, fake: Tensor, labels: Tensor | None, draw: int) -> dict[str, Tensor]:
-        """The gradient penalties D's loss takes at this update: WGAN-GP's, and R1 (reals) and R2
-        (fakes) every ``r1_every``-th update, scaled by ``r1_every`` (lazy regularization, as
+    def _penalties(
+        self, real: Tensor, fake: Tensor, labels: Tensor | None, update: int, p: float | None
+    ) -> dict[str, Tensor]:
+        """The gradient penalties D's loss takes at this ``update``: WGAN-GP's, and R1 (reals) and
+        R2 (fakes) every ``r1_every``-th update, scaled by ``r1_every`` (lazy regularization, as
         StyleGAN2)."""
-        penalties, critic = {}, lambda x: self.d(x, labels)
+        penalties, critic = {}, lambda x: self.d(x, labels, p)
         if self.loss.gradient_penalty:
             mix_shape = (real.size(0),) + (1,) * (real.dim() - 1)
-            mix = torch.rand(
-                mix_shape, generator=self._generator(draw, Draw.GP_MIX), device=self.device, dtype=real.dtype
-            )
+            mix = torch.rand(mix_shape, generator=self._rng(update, Draw.GP_MIX), device=self.device, dtype=real.dtype)
             penalties["train/gp"] = self.gp_weight * gradient_penalty(critic, real, fake, mix)
-        if (self.global_step * self.d_steps_per_g + draw) % self.r1_every == 0:
+        if (self.global_step * self.d_steps_per_g + update) % self.r1_every == 0:
             for name, gamma, images in (("train/r1", self.r1_gamma, real), ("train/r2", self.r2_gamma, fake)):
                 if gamma:
                     penalties[name] = 0.5 * gamma * self.r1_every * r1_penalty(critic, images)
@@ -236,22 +196,22 @@ class GANModule(LightningModule):
         # calling self.log on the others costs ~15% of a vanilla-GAN step on a CPU, for nothing.
         log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0 or self._last_iteration()
         images, labels = batch if isinstance(batch, tuple | list) else (batch, None)
-        self._p = float(self.ada.p) if self.ada is not None else None
-        if self.augment:
-            # kornia draws from torch's global generator
+        p = float(self.ada.p) if self.ada is not None else None  # this step's augmentation probability
+        if self.augment:  # kornia draws from torch's global generator
             torch.manual_seed(step_key(self.seed, self.global_rank, self.global_step, 0, Draw.AUGMENT))
         images = images.contiguous(memory_format=self.memory_format) if images.dim() == 4 else images
+        # The batch holds one batch per D update (data.batches_per_step = model.d_steps_per_g).
         n = self.d_steps_per_g
-        chunks = zip(images.chunk(n), labels.chunk(n) if labels is not None else [None] * n, strict=True)
+        batches = zip(images.chunk(n), labels.chunk(n) if labels is not None else [None] * n, strict=True)
 
         # Discriminator: one update per batch, each against its own fakes (of the batch's classes,
         # for a conditional GAN). Fakes are detached: D's loss must not send gradients into G.
-        for draw, (real, classes) in enumerate(chunks):
-            with torch.set_grad_enabled(draw == n - 1):  # only the last batch's fakes train G
-                fake = self.generator(self.noise(real.size(0), draw), classes)
+        for update, (real, classes) in enumerate(batches):
+            with torch.set_grad_enabled(update == n - 1):  # the last batch's fakes also train G
+                fake = self.generator(self.noise(real.size(0), update), classes)
             self.toggle_optimizer(opt_d)
-            real_out, fake_out = self.d(real, classes), self.d(fake.detach(), classes)
-            penalties = self._penalties(real, fake, classes, draw)
+            real_out, fake_out = self.d(real, classes, p), self.d(fake.detach(), classes, p)
+            penalties = self._penalties(real, fake, classes, update, p)
             d_loss = self.loss.discriminator(real_out, fake_out)
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(d_loss + sum(penalties.values()) if penalties else d_loss)
@@ -259,23 +219,26 @@ class GANModule(LightningModule):
                 opt_d.step()
             self.untoggle_optimizer(opt_d)
             if self.ada is not None:  # p moves after every 4th D update, from there on
-                self.ada.observe(real_out)
-                reals = real.size(0) * self.trainer.world_size
-                self.ada.adjust(self.global_step * n + draw + 1, reals, self._sum_over_ranks)
+                d_updates, reals = self.global_step * n + update + 1, real.size(0) * self.trainer.world_size
+                self.ada.after_d_update(real_out, d_updates, reals, self._sum_over_ranks)
 
-        # Generator, against the discriminator just updated, on the last batch's fakes.
+        # Generator, against the discriminator just updated, on the last D update's batch: its
+        # reals (a relativistic loss pairs them with the fakes), its classes and its fakes.
+        g_real, g_fake, g_classes = real, fake, classes
         self.toggle_optimizer(opt_g)
         paired = None
-        if self.loss.generator_takes_real:  # a relativistic loss: the updated D's outputs on the reals
+        if self.loss.generator_takes_real:  # the updated D's outputs on the reals
             with torch.no_grad():
-                paired = self.d(real, classes)
-        g_loss = self.loss.generator(self.d(fake, classes), paired)
+                paired = self.d(g_real, g_classes, p)
+        g_loss = self.loss.generator(self.d(g_fake, g_classes, p), paired)
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(g_loss)
         opt_g.step()
         self.untoggle_optimizer(opt_g)
         if self.generator_ema is not None:
-            self.update_ema(fake.size(0) * self.trainer.world_size)
+            images_seen = g_fake.size(0) * self.trainer.world_size
+            decay = ema_decay_at(self.ema_decay, self.ema_rampup, self.global_step, images_seen)
+            update_ema(self.generator_ema, self.generator, decay)
 
         # D's outputs as the loss reads them: probabilities for BCE, raw scores otherwise.
         metrics = {
@@ -295,8 +258,9 @@ class GANModule(LightningModule):
             # "step" sets the x of these scalars (Lightning's own is one less): the iteration
             # count, as the grids', the checkpoints' and the scores' of the same iteration.
             self.log_dict({**extra, "step": float(self.global_step)})
-        # Returned for callbacks (the divergence guard), still on the device: no sync here.
-        return {**metrics, **extra, "fake_finite": torch.isfinite(fake.detach()).all()}
+        # For callbacks, still on the device (no sync here): the divergence guard reads the
+        # losses, D(G(z)) and the fakes on its own schedule.
+        return {**metrics, **extra, "fake": g_fake.detach()}
 
 
 _ARGUMENTS = tuple(inspect.signature(GANModule.__init__).parameters)[1:]  # all but self

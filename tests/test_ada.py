@@ -11,7 +11,7 @@ import torch
 from lightning.pytorch import Callback
 
 from gan_lightning.ada import AdaptiveP
-from gan_lightning.gan_module import ema_decay_at
+from gan_lightning.ema import ema_decay_at
 from gan_lightning.train import train
 from tests.conftest import compose_train
 

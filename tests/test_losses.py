@@ -144,7 +144,7 @@ def test_r1_comes_every_k_updates_scaled_by_k(tmp_path):
     critic = lambda x: module.d(x, None)  # noqa: E731
     for step in range(9):
         with patch.object(type(module), "global_step", new_callable=PropertyMock, return_value=step):
-            penalties = module._penalties(real, fake, None, draw=0)
+            penalties = module._penalties(real, fake, None, update=0, p=None)
         if step % 4:
             assert penalties == {}, step
         else:

@@ -16,7 +16,7 @@ from gan_lightning.protocols import scored_epoch
 
 log = logging.getLogger(__name__)
 
-WATCHED = ("train/d_loss", "train/g_loss", "train/d_fake", "fake_finite")
+WATCHED = ("train/d_loss", "train/g_loss", "train/d_fake")
 
 
 class DivergenceGuard(Callback):
@@ -52,8 +52,9 @@ class DivergenceGuard(Callback):
         step = trainer.global_step
         if self.every_n_steps < 1 or step % self.every_n_steps or not isinstance(outputs, dict):
             return
-        numbers = torch.stack([outputs[name].float() for name in WATCHED]).tolist()
-        values = dict(zip(WATCHED, numbers, strict=True))
+        finite = torch.isfinite(outputs["fake"]).all().float()  # the step's fakes, read here
+        numbers = torch.stack([*(outputs[name].float() for name in WATCHED), finite]).tolist()
+        values = dict(zip((*WATCHED, "fake_finite"), numbers, strict=True))
         for name in WATCHED[:2]:
             if not math.isfinite(values[name]):
                 raise TrainingError(f"step {step}: {name} is {values[name]}; stopped, {_kept(trainer)}")
