@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 
 INTERVAL = 4  # D updates between adjustments, as StyleGAN2-ADA's ada_interval
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from torch import Tensor, nn
 
 from gan_lightning.ada import with_probability
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 
 
 def _translation() -> nn.Module:

@@ -36,8 +36,8 @@ from hydra.utils import instantiate
 from lightning.pytorch import Callback
 from omegaconf import DictConfig
 
-from gan_lightning.errors import ArgumentParser, command
 from gan_lightning.losses import get_loss
+from gan_lightning.plumbing.errors import ArgumentParser, command
 from gan_lightning.randomness import latent_noise
 
 MODES = ("template", "plain", "plain_memory", "plain_memory_frozen_d")

@@ -4,7 +4,7 @@ as at any other moment, instead of a traceback through the import machinery."""
 
 from __future__ import annotations
 
-from gan_lightning.errors import command
+from gan_lightning.plumbing.errors import command
 
 
 @command

@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gan_lightning.errors import ArgumentParser, UserError, command
-from gan_lightning.paths import find_checkpoint
+from gan_lightning.plumbing.errors import ArgumentParser, UserError, command
+from gan_lightning.plumbing.paths import find_checkpoint
 
 if TYPE_CHECKING:
     from gan_lightning.gan_module import GANModule
@@ -62,9 +62,9 @@ def evaluate(
     import torch
 
     from gan_lightning.callbacks.sample_quality import default_features
-    from gan_lightning.extensions import import_extensions
     from gan_lightning.gan_module import GANModule
     from gan_lightning.metrics.scores import SampleScores, as_float_batches
+    from gan_lightning.run.extensions import import_extensions
     from gan_lightning.run.records import stored_config
     from gan_lightning.run.resume import load_checkpoint
     from gan_lightning.sampling import sample_batches

@@ -17,9 +17,9 @@ from torch import Tensor, nn
 from gan_lightning.ada import adaptive_p
 from gan_lightning.augment import AUGMENTATIONS, build_augment
 from gan_lightning.ema import ema_decay_at, update_ema
-from gan_lightning.errors import UserError
 from gan_lightning.losses import get_loss, gradient_penalty, r1_penalty
-from gan_lightning.private_api import step_not_counted
+from gan_lightning.plumbing.errors import UserError
+from gan_lightning.plumbing.private_api import step_not_counted
 from gan_lightning.randomness import Draw, latent_noise, seeded, step_key
 
 

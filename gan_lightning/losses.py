@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from gan_lightning.errors import ArgumentParser, UserError, command
-from gan_lightning.paths import find_checkpoint, run_dir_of
+from gan_lightning.plumbing.errors import ArgumentParser, UserError, command
+from gan_lightning.plumbing.paths import find_checkpoint, run_dir_of
 
 
 def save_gif(frames: list[Image.Image], path: Path, duration_ms: int) -> None:
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> list[Path]:
         import matplotlib
 
         matplotlib.use("Agg")  # files only, no display needed
-        from gan_lightning.scalars import loss_figure, read_scalars
+        from gan_lightning.plumbing.scalars import loss_figure, read_scalars
 
         path = out / "losses.png"
         loss_figure(read_scalars(run_dir)).savefig(path, dpi=100)
@@ -63,8 +63,8 @@ def _draw(args: argparse.Namespace, ckpt: Path, out: Path, tag: str) -> list[Pat
     import torch
     from torchvision.utils import save_image
 
-    from gan_lightning.extensions import import_extensions
     from gan_lightning.randomness import latent_noise, seeded
+    from gan_lightning.run.extensions import import_extensions
     from gan_lightning.run.records import stored_config
     from gan_lightning.run.resume import load_checkpoint
     from gan_lightning.sampling import class_labels, generate, load_generator, slerp, to_pil, to_uint8

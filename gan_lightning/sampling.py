@@ -15,8 +15,8 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
-from gan_lightning.errors import UserError
 from gan_lightning.pixels import to_pixels
+from gan_lightning.plumbing.errors import UserError
 from gan_lightning.randomness import latent_noise, seeded
 
 

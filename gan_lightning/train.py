@@ -31,11 +31,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from gan_lightning import paths
-from gan_lightning.checks import check_batchnorm, check_config
-from gan_lightning.console import quiet
-from gan_lightning.errors import DEBUG_ENV, UserError, chain, command, find_reported_error
-from gan_lightning.extensions import import_extensions
+from gan_lightning.plumbing import paths
+from gan_lightning.plumbing.console import quiet
+from gan_lightning.plumbing.errors import DEBUG_ENV, UserError, chain, command, find_reported_error
+from gan_lightning.run.checks import check_batchnorm, check_config
+from gan_lightning.run.extensions import import_extensions
 from gan_lightning.run.life import Run, in_multirun, typed_overrides
 from gan_lightning.run.lock import RunLock, is_rank_zero
 from gan_lightning.run.overrides import restore_overrides

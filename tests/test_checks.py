@@ -9,12 +9,12 @@ import pytest
 import torch
 from lightning.fabric.plugins.precision.precision import _PRECISION_INPUT
 
-from gan_lightning import checks, names
 from gan_lightning.augment import AUGMENTATIONS
 from gan_lightning.losses import LOSSES
 from gan_lightning.metrics.registry import METRICS
 from gan_lightning.metrics.scores import SampleScores
 from gan_lightning.models import dcgan
+from gan_lightning.run import checks, names
 from tests.conftest import REPO
 
 
@@ -26,7 +26,7 @@ def _literals(hint: object) -> set[object]:
 def test_the_names_read_from_the_registries_source_are_the_registries_own():
     """Read without importing (a fresh process, as gan-train reads them), then imported."""
     code = (
-        "import sys\nfrom gan_lightning import names\n"
+        "import sys\nfrom gan_lightning.run import names\n"
         "print({n: sorted(r.names()) for n, r in (('loss', names.LOSSES), ('augment', names.AUGMENTATIONS),"
         " ('metric', names.METRICS))}, names.METRICS.names()['prdc'], 'torch' in sys.modules)"
     )
@@ -54,7 +54,7 @@ def test_the_early_checks_know_the_keys_each_metric_logs():
 def test_an_exception_chain_that_loops_is_reported_in_one_line_and_the_command_ends(link):
     # Lightning has raised such chains: each exception the other's __context__.
     code = (
-        "from gan_lightning.errors import command\n"
+        "from gan_lightning.plumbing.errors import command\n"
         "@command\n"
         "def main():\n"
         "    first, second = RuntimeError('precision 7 is not supported'), ValueError('wrapped')\n"
@@ -73,7 +73,9 @@ def test_an_exception_chain_that_loops_is_reported_in_one_line_and_the_command_e
 
 
 def test_gan_lightning_debug_brings_the_traceback_back():
-    code = "from gan_lightning.errors import command\n@command\ndef main():\n    raise KeyError('boom')\nmain()\n"
+    code = (
+        "from gan_lightning.plumbing.errors import command\n@command\ndef main():\n    raise KeyError('boom')\nmain()\n"
+    )
     for debug, traceback in (("", False), ("1", True)):
         env = {"PYTHONPATH": str(REPO), "GAN_LIGHTNING_DEBUG": debug}
         result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=10)

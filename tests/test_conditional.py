@@ -14,8 +14,8 @@ from PIL import Image
 
 from gan_lightning.data import ImageFolderDataModule, MNISTDataModule
 from gan_lightning.data.mnist import EMBEDDED
-from gan_lightning.errors import UserError
 from gan_lightning.evaluate import main as gan_eval
+from gan_lightning.plumbing.errors import UserError
 from gan_lightning.sample import main as gan_sample
 from gan_lightning.sampling import generate, latents, load_generator, to_uint8
 from gan_lightning.train import train

@@ -11,7 +11,7 @@ from gan_lightning.train import CONF_DIR, train
 from tests.conftest import compose_train
 from tests.test_image_folder import make_folder
 
-BASES = {"model_shared"}  # what model/ configs extend, not a group to choose from
+BASES = {"model_shared", "data_shared"}  # what model/ and data/ configs extend, not groups to choose from
 GROUP_OPTIONS = sorted(
     (group.name, option.stem)
     for group in CONF_DIR.iterdir()

@@ -9,7 +9,7 @@ from gan_lightning.data import FashionMNISTDataModule, MNISTDataModule, Shuffled
 from gan_lightning.data.base import ImageDataModule
 from gan_lightning.data.idx import read_idx_images, read_idx_labels
 from gan_lightning.data.mnist import EMBEDDED
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 from gan_lightning.protocols import ScoredData
 
 EMBEDDED_MNIST = EMBEDDED / "t10k-images-idx3-ubyte.gz"

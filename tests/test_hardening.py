@@ -13,9 +13,9 @@ import pytest
 import torch
 from lightning.pytorch import Callback
 
-import gan_lightning.checkpoint_io as checkpoint_io
-from gan_lightning.checkpoint_io import AtomicCheckpointIO
-from gan_lightning.errors import TrainingError, UserError
+import gan_lightning.plumbing.checkpoint_io as checkpoint_io
+from gan_lightning.plumbing.checkpoint_io import AtomicCheckpointIO
+from gan_lightning.plumbing.errors import TrainingError, UserError
 from gan_lightning.train import train
 from tests.conftest import Console, compose_train, run_gan_train, start_gan_train
 
@@ -357,7 +357,7 @@ def test_a_second_ctrl_c_from_the_terminal_stops_at_once_without_saving(tmp_path
 def test_a_second_signal_while_the_first_is_being_logged_still_stops_at_once(tmp_path):
     """The moment the process test above can hit by chance, made certain: the second Ctrl-C lands
     while the first's warning is being written, where logging swallows any Exception."""
-    from gan_lightning.errors import Aborted
+    from gan_lightning.plumbing.errors import Aborted
     from gan_lightning.run.signals import Signals
 
     class SecondCtrlCWhileWriting(logging.Handler):

@@ -10,7 +10,7 @@ from PIL import Image
 
 from gan_lightning.data import ImageFolderDataModule
 from gan_lightning.data import image_folder as image_folder_module
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 
 
 def make_folder(root: Path, n: int = 12) -> Path:

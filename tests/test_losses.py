@@ -10,8 +10,8 @@ import torch
 from lightning.pytorch import Callback
 from torch import nn
 
-from gan_lightning.errors import UserError
 from gan_lightning.losses import get_loss, gradient_penalty, r1_penalty
+from gan_lightning.plumbing.errors import UserError
 from gan_lightning.train import train
 from tests.conftest import compose_train
 

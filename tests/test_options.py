@@ -15,11 +15,11 @@ import yaml
 from omegaconf import OmegaConf
 from torch import nn
 
-from gan_lightning import checks
-from gan_lightning.errors import DEBUG_ENV
 from gan_lightning.losses import LOSSES
 from gan_lightning.metrics.classifier import WEIGHTS_DIR
 from gan_lightning.metrics.registry import METRICS
+from gan_lightning.plumbing.errors import DEBUG_ENV
+from gan_lightning.run import checks
 from gan_lightning.sweep.trial import Trial
 from gan_lightning.train import CONF_DIR
 from tests.conftest import run_gan_train

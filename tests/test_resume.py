@@ -12,7 +12,7 @@ import pytest
 import torch
 from lightning.pytorch import Callback
 
-from gan_lightning.errors import Interrupted
+from gan_lightning.plumbing.errors import Interrupted
 from gan_lightning.train import train
 from tests.conftest import Console, assert_as_it_was, compose_train, run_files, start_gan_train
 from tests.test_cli import NOISE

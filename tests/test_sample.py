@@ -79,7 +79,7 @@ def test_loss_curves_png(tmp_path):
     image = Image.open(run / "generated" / "losses.png")
     assert image.size[0] > 2 * image.size[1]  # side-by-side panels: losses, D's outputs, val/fid
     # What the panels plot is what the run logged.
-    from gan_lightning.scalars import loss_figure, read_scalars
+    from gan_lightning.plumbing.scalars import loss_figure, read_scalars
 
     scalars = read_scalars(run)
     axes = loss_figure(scalars).axes

@@ -10,10 +10,10 @@ import torch
 
 from gan_lightning.data.mnist import EMBEDDED, labels_of
 from gan_lightning.data.stacked_mnist import StackedBatches, StackedMNISTDataModule
-from gan_lightning.errors import UserError
 from gan_lightning.metrics.classifier import StackedDigitFeatures, load_classifier
 from gan_lightning.metrics.registry import ClassCoverage, Outputs
 from gan_lightning.metrics.scores import as_float_batches
+from gan_lightning.plumbing.errors import UserError
 
 
 def stacked(tmp_path, **kwargs) -> StackedMNISTDataModule:

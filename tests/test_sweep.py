@@ -14,7 +14,7 @@ from lightning.pytorch import Callback
 from omegaconf import OmegaConf
 from PIL import Image
 
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 from gan_lightning.run.lock import RunLock
 from gan_lightning.sweep.results import write_result
 from gan_lightning.sweep.storage import load_study

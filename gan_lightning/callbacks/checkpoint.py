@@ -8,7 +8,7 @@ from typing import Any
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from gan_lightning.paths import LAST
+from gan_lightning.plumbing.paths import LAST
 
 
 class LastCheckpoint(Callback):

@@ -11,7 +11,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 from gan_lightning.callbacks.checkpoint import LastCheckpoint
-from gan_lightning.errors import TrainingError
+from gan_lightning.plumbing.errors import TrainingError
 from gan_lightning.protocols import scored_epoch
 
 log = logging.getLogger(__name__)

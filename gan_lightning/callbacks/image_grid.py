@@ -9,7 +9,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torchvision.utils import make_grid, save_image
 
-from gan_lightning.loggers import log_image
+from gan_lightning.plumbing.loggers import log_image
 from gan_lightning.sampling import generate
 
 TAG = "samples/fixed_noise"
@@ -18,7 +18,7 @@ TAG = "samples/fixed_noise"
 class FixedNoiseGrid(Callback):
     """Every ``every_n_steps`` iterations and at each epoch end, draws G(fixed_noise) in eval
     mode as an ``nrow``-wide grid: logged under ``samples/fixed_noise`` to every logger that
-    takes images (``gan_lightning/loggers.py``) and saved as
+    takes images (``gan_lightning/plumbing/loggers.py``) and saved as
     ``<dirpath>/step<NNNNNNN>.png``; with an EMA generator, its grid too, under
     ``samples/fixed_noise_ema`` and ``step<NNNNNNN>_ema.png``. The noise is the module's
     ``fixed_noise`` buffer, so the grids of a run, resumed or not, are comparable frame to frame.

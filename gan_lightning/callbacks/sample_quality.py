@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
-from gan_lightning.errors import UserError
 from gan_lightning.metrics.scores import FIDELITY_WEIGHTS, MetricUnavailable, SampleScores, as_float_batches
+from gan_lightning.plumbing.errors import UserError
 from gan_lightning.protocols import ScoredData
 from gan_lightning.sampling import sample_batches
 

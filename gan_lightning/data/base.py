@@ -10,8 +10,8 @@ import torch
 from lightning.pytorch import LightningDataModule
 
 from gan_lightning.data.batches import ShuffledBatches
-from gan_lightning.errors import UserError
 from gan_lightning.pixels import to_unit_range
+from gan_lightning.plumbing.errors import UserError
 
 
 class ImageDataModule(LightningDataModule):

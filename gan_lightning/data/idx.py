@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 
 _UBYTE = 0x08
 

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from gan_lightning.data.base import ImageDataModule
 from gan_lightning.data.sources import image_folder
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 
 log = logging.getLogger(__name__)
 

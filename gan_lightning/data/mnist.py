@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from gan_lightning.data.base import ImageDataModule
 from gan_lightning.data.idx import read_idx_images, read_idx_labels
 from gan_lightning.data.sources import TRAIN_IMAGES, find_file, missing_idx_data, why_absent
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 
 log = logging.getLogger(__name__)
 

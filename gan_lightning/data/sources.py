@@ -9,7 +9,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 
 TRAIN_IMAGES = "train-images-idx3-ubyte"
 

@@ -16,7 +16,7 @@ import torch
 from gan_lightning.data.batches import ShuffledBatches
 from gan_lightning.data.idx import read_idx_images
 from gan_lightning.data.mnist import MNISTDataModule, labels_of
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 
 DIGIT_WEIGHTS = torch.tensor([100, 10, 1])  # channel 0 is the hundreds: triple (a, b, c) is class abc
 REFERENCE_SEED = 0

@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_lightning.errors import UserError
-from gan_lightning.paths import CLASSIFIER_WEIGHTS as WEIGHTS_DIR
-from gan_lightning.paths import shipped_classifiers
+from gan_lightning.plumbing.errors import UserError
+from gan_lightning.plumbing.paths import CLASSIFIER_WEIGHTS as WEIGHTS_DIR
+from gan_lightning.plumbing.paths import shipped_classifiers
 
 INPUT_SIZE = 28
 

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from gan_lightning.errors import ReportedError, UserError
 from gan_lightning.metrics.classifier import ClassifierFeatures, StackedDigitFeatures, load_classifier
 from gan_lightning.metrics.registry import METRICS, Outputs, as_floats
 from gan_lightning.pixels import to_pixels, to_unit_range
+from gan_lightning.plumbing.errors import ReportedError, UserError
 
 
 class MetricUnavailable(ReportedError):

@@ -22,9 +22,9 @@ from torch.utils.data import DataLoader, TensorDataset
 from gan_lightning.data.idx import read_idx_images, read_idx_labels
 from gan_lightning.data.mnist import resize_digits
 from gan_lightning.data.sources import find_file
-from gan_lightning.errors import ArgumentParser, UserError, command
 from gan_lightning.metrics.classifier import WEIGHTS_DIR, DigitClassifier
 from gan_lightning.pixels import to_unit_range
+from gan_lightning.plumbing.errors import ArgumentParser, UserError, command
 
 
 class ClassifierTraining(LightningModule):

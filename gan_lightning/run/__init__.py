@@ -1,5 +1,8 @@
 """A run's life, each part a module with one job, composed by ``Run`` (``life``) for ``train()``:
 
+- ``extensions``: the project's own modules a config names in ``imports``, imported first;
+- ``checks``: the config's values and names, checked before torch is imported (``names``: the
+  names the registries hold, read from their source);
 - ``lock``: one process trains a run at a time;
 - ``devices``: how many processes a trainer starts, and the DDP settings several need;
 - ``overrides``: ``gan-train ckpt_path=<run>`` composes the run's own overrides, then yours;
@@ -11,5 +14,5 @@
 
 All but ``callbacks`` import no torch or Lightning, so the command line can use them before
 anything heavy is loaded. Where a run lives (its directory, which checkpoint a ``ckpt_path``
-means) is ``gan_lightning/paths.py``, shared with the sweeps, gan-sample and gan-eval.
+means) is ``gan_lightning/plumbing/paths.py``, shared with the sweeps, gan-sample and gan-eval.
 """

@@ -9,9 +9,9 @@ import torch
 from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch import Callback, LightningModule, Trainer
 
-from gan_lightning.errors import Interrupted
-from gan_lightning.paths import slurm_job
-from gan_lightning.private_api import cluster_environment, forget_sigterm
+from gan_lightning.plumbing.errors import Interrupted
+from gan_lightning.plumbing.paths import slurm_job
+from gan_lightning.plumbing.private_api import cluster_environment, forget_sigterm
 from gan_lightning.run.records import logged_metrics
 from gan_lightning.run.signals import Signals
 

@@ -19,8 +19,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from gan_lightning.errors import Interrupted
-from gan_lightning.paths import CONFIG_DIR, LAST, find_checkpoint, slurm_job
+from gan_lightning.plumbing.errors import Interrupted
+from gan_lightning.plumbing.paths import CONFIG_DIR, LAST, find_checkpoint, slurm_job
 from gan_lightning.run.lock import RunLock, is_rank_zero
 from gan_lightning.run.records import final_metrics, recorded_metrics
 from gan_lightning.run.resume import changed_settings, check_networks, finished, load_checkpoint

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 
 LOCK_FILE = ".lock"
 

@@ -14,7 +14,7 @@ from hydra._internal.utils import get_args_parser
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from gan_lightning.paths import CONFIG_DIR, run_dir_of
+from gan_lightning.plumbing.paths import CONFIG_DIR, run_dir_of
 
 CKPT_KEY = "ckpt_path"
 SEARCH_GROUP = "hparams_search"  # its configs set hydra.mode=MULTIRUN: a resumed run is one run

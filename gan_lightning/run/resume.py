@@ -8,7 +8,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 from gan_lightning.run.records import stored_config
 
 # Settings that decide the networks' shapes: a checkpoint with other values cannot be resumed.

@@ -8,7 +8,7 @@ import signal
 import threading
 from typing import Any
 
-from gan_lightning.errors import Aborted
+from gan_lightning.plumbing.errors import Aborted
 
 log = logging.getLogger(__name__)
 

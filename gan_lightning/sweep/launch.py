@@ -9,7 +9,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 from gan_lightning.run.devices import multi_process
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 
 RESULT = "result.json"
 STUDY_FILE = "study.json"  # written by the sweeper: how a run reaches the study, and its direction

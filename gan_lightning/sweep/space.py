@@ -13,7 +13,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import IntervalSweep, Override
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 
 SEED = "seed"
 

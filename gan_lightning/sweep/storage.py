@@ -10,7 +10,7 @@ from typing import Any
 
 import optuna
 
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 from gan_lightning.sweep.results import STUDY_FILE
 
 JOURNAL = "optuna.journal"

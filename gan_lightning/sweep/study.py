@@ -21,9 +21,9 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
-from gan_lightning.checks import check_objective
-from gan_lightning.errors import UserError
-from gan_lightning.paths import LAST
+from gan_lightning.plumbing.errors import UserError
+from gan_lightning.plumbing.paths import LAST
+from gan_lightning.run.checks import check_objective
 from gan_lightning.run.lock import RunLock
 from gan_lightning.sweep.launch import refuse_multi_process
 from gan_lightning.sweep.results import RESULT, STUDY_FILE

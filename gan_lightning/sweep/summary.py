@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gan_lightning.errors import ArgumentParser, command
+from gan_lightning.plumbing.errors import ArgumentParser, command
 from gan_lightning.sweep import results
 from gan_lightning.sweep.plots import plot_summary
 

@@ -17,7 +17,7 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from gan_lightning.errors import Interrupted, debugging, describe, exit_with, find_reported_error
+from gan_lightning.plumbing.errors import Interrupted, debugging, describe, exit_with, find_reported_error
 from gan_lightning.run.lock import is_rank_zero
 from gan_lightning.sweep.launch import refuse_multi_process, set_threads_for_parallel_runs
 from gan_lightning.sweep.results import STUDY_FILE, objective, write_result

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from gan_lightning.errors import TrainingError
+from gan_lightning.plumbing.errors import TrainingError
 
 
 def first_non_finite(state_dict: dict[str, Any]) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -7,13 +7,13 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 
 LAST = "last.ckpt"
 CONFIG_DIR = ".hydra"  # Hydra's copy of the composed config and of the overrides typed
 # The shipped classifiers' weights, <name>.pt: a name is valid as callbacks.sample_quality.features
 # when its file is here (read without torch by the up-front checks).
-CLASSIFIER_WEIGHTS = Path(__file__).resolve().parent / "metrics" / "weights"
+CLASSIFIER_WEIGHTS = Path(__file__).resolve().parents[1] / "metrics" / "weights"
 
 
 def shipped_classifiers() -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 
-from gan_lightning.errors import UserError
+from gan_lightning.plumbing.errors import UserError
 
 
 def import_extensions(modules: Iterable[str] | None) -> None:

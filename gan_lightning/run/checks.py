@@ -15,10 +15,10 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from gan_lightning import names
 from gan_lightning.data.sources import check_source
-from gan_lightning.errors import UserError
-from gan_lightning.paths import shipped_classifiers
+from gan_lightning.plumbing.errors import UserError
+from gan_lightning.plumbing.paths import shipped_classifiers
+from gan_lightning.run import names
 from gan_lightning.run.devices import ddp_settings
 
 FEATURES = ("auto", "inception", "stacked_mnist")  # beside the shipped classifiers' names
