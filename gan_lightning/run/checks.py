@@ -230,10 +230,10 @@ def scored_keys(cfg: DictConfig) -> set[str]:
     quality = OmegaConf.select(cfg, "callbacks.sample_quality")
     if not quality or not quality.get("_target_"):
         return set()
-    names = quality.get("metrics")
-    if quality.get("every_n_epochs", 1) == 0 or (names is not None and len(names) == 0):
+    chosen = quality.get("metrics")
+    if quality.get("every_n_epochs", 1) == 0 or (chosen is not None and len(chosen) == 0):
         return set()
-    keys = metric_keys(_metrics() if names is None else names)
+    keys = metric_keys(_metrics() if chosen is None else chosen)
     if cfg.model.get("ema_decay"):
         keys |= {f"{key}_ema" for key in keys}
     return keys | {"val/eval_seconds"}
@@ -267,11 +267,11 @@ def _check_scoring(cfg: DictConfig) -> None:
     """The feature network and Inception file scoring reads, and what best.ckpt monitors."""
     quality = OmegaConf.select(cfg, "callbacks.sample_quality") or {}
     features = quality.get("features", "auto")
-    names = (*FEATURES, *shipped_classifiers())
-    if features not in names and not (Path(str(features)).suffix and Path(str(features)).is_file()):
+    known = (*FEATURES, *shipped_classifiers())
+    if features not in known and not (Path(str(features)).suffix and Path(str(features)).is_file()):
         what = "no such file" if Path(str(features)).suffix else "unknown feature network"
         raise UserError(
-            f"callbacks.sample_quality.features={features}: {what}; the names are {', '.join(names)}, "
+            f"callbacks.sample_quality.features={features}: {what}; the names are {', '.join(known)}, "
             "or a classifier's weights file (.pt)"
         )
     weights = quality.get("inception_weights")
