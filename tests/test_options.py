@@ -77,7 +77,7 @@ OPTIONS = [
     dict(
         experiment="mnist_r3gan32", metrics=["modes"], monitor=("val/modes", "max"), logs={"val/modes", "val/class_kl"}
     ),
-    dict(experiment="stacked_mnist_dcgan32", metrics=["modes", "fid"], features="stacked_mnist"),
+    dict(experiment="stacked_mnist_dcgan32", metrics=["modes", "confident", "fid"], features="stacked_mnist"),
     dict(experiment="fashion_dcgan", every_n_epochs=0, logs=set()),
     dict(experiment="celeba_dcgan", metrics=["fid", "kid"], features="inception"),
 ]

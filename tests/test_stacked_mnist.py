@@ -128,3 +128,22 @@ def test_a_stacked_run_logs_coverage_of_1000_triples_and_gan_eval_prints_it(tmp_
     assert scores["about"]["features"] == "stacked_mnist" and scores["about"]["num_samples"] == 300
     assert scores["generator"]["modes"] == metrics["val/modes"]  # the same samples, the same count
     assert scores["real"]["modes"] > 230  # 300 real triples drawn from 1,000: about 260 distinct
+
+
+@pytest.mark.slow
+def test_coverage_counts_only_samples_read_as_digits_so_noise_covers_nothing(tmp_path):
+    """val/confident and val/modes_confident (gan_lightning/metrics/confident.py): real stacked
+    test digits are read (0.77 of 10,000 with 26,000 reals given, docs/sample_quality.md), noise
+    never, though the argmax of noise still names a triple; one real triple repeated covers one."""
+    from gan_lightning.metrics.scores import SampleScores
+
+    reference = stacked(tmp_path, image_size=32, reference_size=6000).reference_images()
+    scores = SampleScores("stacked_mnist", metrics=["modes", "confident"])
+    scores.add_real(as_float_batches(reference[:3400], 1000, torch.device("cpu")))  # 10,200 digits
+    real = scores.score(as_float_batches(reference[3400:6000], 1000, torch.device("cpu")))
+    assert 0.65 < real["confident"] < 0.9 and real["modes_confident"] > 800, real
+    noise = torch.rand(600, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    read = scores.score(noise.split(300))
+    assert read["modes"] >= 1 and read["confident"] == 0 and read["modes_confident"] == 0, read
+    one = scores.score(as_float_batches(reference[3400:3401].expand(200, -1, -1, -1), 200, torch.device("cpu")))
+    assert one["confident"] == 1 and one["modes_confident"] == 1 and one["modes"] == 1, one

@@ -3,4 +3,4 @@ coverage, on features of a small classifier trained here (MNIST-like data) or of
 (RGB data)."""
 
 # Metrics written in modules of their own register themselves when imported.
-from gan_lightning.metrics import prdc  # noqa: F401
+from gan_lightning.metrics import confident, prdc  # noqa: F401

@@ -94,6 +94,7 @@ class StackedDigitFeatures(nn.Module):
 
     uniform_classes = True
     mode_min_count = 1
+    channels_read = 3  # its features are the three channels' side by side
 
     def __init__(self, classifier: DigitClassifier) -> None:
         super().__init__()

@@ -117,7 +117,16 @@ def _registered_with(entry: Any) -> dict[str, Any]:
     return {"keys": entry.keys} if hasattr(entry, "keys") and isinstance(entry.keys, tuple) else {}
 
 
+def imported_by(package: str) -> tuple[str, ...]:
+    """The modules ``package``'s ``__init__`` imports from itself (those that register metrics of
+    their own, for ``gan_lightning.metrics``)."""
+    tree = parsed(package)
+    found = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == package]
+    return tuple(f"{package}.{alias.name}" for node in found for alias in node.names)
+
+
 LOSSES = Registry(("gan_lightning.losses",), "LOSSES", "register_loss")
 AUGMENTATIONS = Registry(("gan_lightning.augment",), "AUGMENTATIONS")
-# metrics/__init__.py imports the modules that register metrics of their own (prdc.py).
-METRICS = Registry(("gan_lightning.metrics.registry", "gan_lightning.metrics.prdc"), "METRICS", "register_metric")
+# metrics/__init__.py imports the modules that register metrics of their own (prdc.py, confident.py).
+METRIC_MODULES = ("gan_lightning.metrics.registry", *imported_by("gan_lightning.metrics"))
+METRICS = Registry(METRIC_MODULES, "METRICS", "register_metric")
