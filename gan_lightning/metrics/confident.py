@@ -8,7 +8,8 @@ features lie inside the k-nearest-neighbour ball (k = 3) of at least one real di
 the membership test of improved precision (Kynkäänniemi et al., 2019), made per channel.
 
 - ``confident``: the share of samples whose every channel is read;
-- ``modes_confident``: the classes covered (as ``modes`` counts them) by read samples alone.
+- ``modes_confident``: the classes covered by read samples alone, counted as ``modes`` counts
+  them (a class holding 1% of the read samples; one read sample, for Stacked MNIST).
 
 Real digits (up to ``MAX_REAL`` channel features, the first ones given) are the reference. Under
 DDP each rank reads its samples against its own share of the reals: a little stricter than one
@@ -22,7 +23,7 @@ from torch import Tensor, nn
 from torchmetrics import Metric
 
 from gan_lightning.metrics.prdc import neighbour_distances
-from gan_lightning.metrics.registry import Outputs, register_metric
+from gan_lightning.metrics.registry import Outputs, covered, register_metric
 
 K = 3  # neighbours of each real digit's ball, as improved precision
 MAX_REAL = 10000  # real channel features kept: the balls' centres
@@ -66,10 +67,8 @@ class ConfidentCoverage(Metric):
         self.total += len(read)
 
     def compute(self) -> dict[str, Tensor]:
-        count = self.read.sum()
-        threshold = self.min_count if self.min_count else self.min_share * count
-        covered = (self.read >= max(threshold, 1e-12)).sum() if count > 0 else torch.zeros(())
-        return {"confident": (count / self.total.clamp(min=1)).float(), "modes_confident": covered.float()}
+        confident = (self.read.sum() / self.total.clamp(min=1)).float()
+        return {"confident": confident, "modes_confident": covered(self.read, self.min_share, self.min_count)}
 
 
 @register_metric("confident", keys=("confident", "modes_confident"))

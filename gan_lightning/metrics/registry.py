@@ -146,6 +146,14 @@ def inception_score(network: nn.Module) -> nn.Module | None:
     return IS() if getattr(network, "has_logits", True) else None
 
 
+def covered(histogram: Tensor, min_share: float, min_count: int) -> Tensor:
+    """How many classes hold at least ``min_count`` samples of ``histogram`` (when set), else at
+    least ``min_share`` of them (none of an empty histogram)."""
+    total = histogram.sum()
+    threshold = min_count if min_count else min_share * total.clamp(min=1)
+    return ((histogram >= threshold) & (histogram > 0)).sum().float()
+
+
 class ClassCoverage(Metric):
     """The classes a classifier sees in the samples, against the real images':
 
@@ -180,8 +188,7 @@ class ClassCoverage(Metric):
         reference = reference / reference.sum()
         shown = fake > 0
         kl = (fake[shown] * (fake[shown] / reference[shown]).log()).sum()
-        threshold = self.min_count if self.min_count else self.min_share * total
-        return {"modes": (self.fake >= threshold).sum().float(), "class_kl": kl.float()}
+        return {"modes": covered(self.fake, self.min_share, self.min_count), "class_kl": kl.float()}
 
     def reset(self) -> None:
         real = self.real.clone()
