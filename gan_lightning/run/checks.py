@@ -19,7 +19,7 @@ from gan_lightning.data.sources import check_source
 from gan_lightning.plumbing.errors import UserError
 from gan_lightning.plumbing.paths import shipped_classifiers
 from gan_lightning.run import names
-from gan_lightning.run.devices import ddp_settings
+from gan_lightning.run.devices import ddp_settings, processes_per_node
 
 FEATURES = ("auto", "inception", "stacked_mnist")  # beside the shipped classifiers' names
 PRECISIONS = ("transformer-engine", "transformer-engine-float16", "16-true", "16-mixed", "bf16-true", "bf16-mixed")
@@ -134,7 +134,7 @@ def _missing_target(target: str) -> str | None:
     source = names.module_file(module)
     if source is False:
         return f"no module {module} (mistyped, or not installed)"
-    if isinstance(source, Path) and not names.binds(source, name):
+    if isinstance(source, Path) and not names.binds(module, name):
         return f"{module} has no {name}"
     return None
 
@@ -210,10 +210,8 @@ def _check_devices(trainer: DictConfig) -> None:
     count = torch.cuda.device_count()
     if not count:
         raise UserError(f"trainer.accelerator={accelerator}: no GPU here that torch can use; train with trainer=cpu")
-    devices = trainer.get("devices")
-    wanted = len(devices) if isinstance(devices, ListConfig) else devices
-    if _integer(wanted) and wanted > count:
-        raise UserError(f"trainer.devices={_shown(devices)}: this machine has {count} GPU(s)")
+    if processes_per_node(trainer) > count:
+        raise UserError(f"trainer.devices={_shown(trainer.get('devices'))}: this machine has {count} GPU(s)")
 
 
 def metric_keys(chosen: Iterable[str]) -> set[str]:
@@ -239,9 +237,9 @@ def scored_keys(cfg: DictConfig) -> set[str]:
     return keys | {"val/eval_seconds"}
 
 
-def _scoring(cfg: DictConfig) -> str:
-    """How the run is scored, for a line that says what a key is not among."""
-    keys = scored_keys(cfg)
+def _scoring(cfg: DictConfig, keys: set[str]) -> str:
+    """How the run is scored (``keys``: ``scored_keys(cfg)``), for a line that says what a key is
+    not among."""
     if not keys:
         return "scoring is off (callbacks.sample_quality), so no val/* is logged"
     metrics = OmegaConf.select(cfg, "callbacks.sample_quality.metrics")
@@ -249,16 +247,16 @@ def _scoring(cfg: DictConfig) -> str:
     return f"callbacks.sample_quality.metrics={chosen} logs {', '.join(sorted(keys))}"
 
 
-def _logged(cfg: DictConfig, key: str) -> bool:
-    return key.startswith("train/") or key in scored_keys(cfg)  # train/*: the step's own
+def _logged(key: str, keys: set[str]) -> bool:
+    return key.startswith("train/") or key in keys  # train/*: the step's own
 
 
 def check_objective(cfg: DictConfig) -> None:
     """A sweep ranks its runs by ``optimized_metric``: it must be a key its runs log."""
-    metric = str(cfg.get("optimized_metric"))
-    if not _logged(cfg, metric):
+    metric, keys = str(cfg.get("optimized_metric")), scored_keys(cfg)
+    if not _logged(metric, keys):
         raise UserError(
-            f"optimized_metric={metric}: not logged by this sweep's runs: {_scoring(cfg)}. Rank by one of "
+            f"optimized_metric={metric}: not logged by this sweep's runs: {_scoring(cfg, keys)}. Rank by one of "
             "those, or by a loss-based train/* key (optimized_metric=train/equilibrium_gap)"
         )
 
@@ -277,10 +275,10 @@ def _check_scoring(cfg: DictConfig) -> None:
     weights = quality.get("inception_weights")
     if weights is not None and not Path(str(weights)).is_file():
         raise UserError(f"callbacks.sample_quality.inception_weights={weights}: no such file")
-    monitor = OmegaConf.select(cfg, "callbacks.best_checkpoint.monitor")
-    if monitor and scored_keys(cfg) and not _logged(cfg, monitor):
+    monitor, keys = OmegaConf.select(cfg, "callbacks.best_checkpoint.monitor"), scored_keys(cfg)
+    if monitor and keys and not _logged(monitor, keys):
         raise UserError(
-            f"callbacks.best_checkpoint.monitor={monitor}: not logged: {_scoring(cfg)}. Monitor one of "
+            f"callbacks.best_checkpoint.monitor={monitor}: not logged: {_scoring(cfg, keys)}. Monitor one of "
             "those (with callbacks.best_checkpoint.mode=min or max), or callbacks.best_checkpoint=null"
         )
 

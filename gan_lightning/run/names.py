@@ -42,13 +42,16 @@ def module_file(module: str) -> Path | None | bool:
     return origin
 
 
-def binds(source: Path, name: str) -> bool:
-    """Whether ``source`` may bind ``name`` at module level: a class, function, assignment or
-    import of it; any ``import *`` or module ``__getattr__`` may too."""
+def binds(module: str, name: str) -> bool:
+    """Whether ``module``'s source may bind ``name`` at module level: a class, function,
+    assignment or import of it; any ``import *`` or module ``__getattr__`` may too. True where
+    the source cannot be read (the import will tell)."""
     try:
-        tree = ast.parse(source.read_text(encoding="utf-8"))
+        tree = parsed(module)
     except (OSError, SyntaxError, ValueError):
-        return True  # unreadable here: the import will tell
+        return True
+    if tree is None:
+        return True
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
             if node.name in (name, "__getattr__"):
@@ -63,6 +66,7 @@ def binds(source: Path, name: str) -> bool:
 
 @functools.cache
 def parsed(module: str) -> ast.Module | None:
+    """``module``'s source, parsed once a process (None: no source to read)."""
     source = module_file(module)
     return ast.parse(source.read_text(encoding="utf-8")) if isinstance(source, Path) else None
 
@@ -105,8 +109,8 @@ class Registry:
                 if self.decorator and isinstance(node, ast.Call) and getattr(node.func, "id", "") == self.decorator:
                     if node.args and isinstance(node.args[0], ast.Constant):
                         found[node.args[0].value] = {kw.arg: _literal(kw.value) for kw in node.keywords if kw.arg}
-                targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
                 if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Dict):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                     if any(isinstance(t, ast.Name) and t.id == self.table for t in targets):
                         found |= {_literal(key): {} for key in node.value.keys}
         return found
