@@ -106,6 +106,10 @@ def test_a_grid_killed_mid_run_continues_with_the_same_command(tmp_path):
     assert is_image(sweep_dir / "summary.png")
     markdown = (sweep_dir / "summary.md").read_text()
     assert markdown in again.stdout  # printed too
+    # each table under its own header: a row per run, then a row per setting
+    tables = [line for line in markdown.splitlines() if line.startswith("| run |") or line.startswith("| rank |")]
+    assert [t.split("|")[1].strip() for t in tables] == ["run", "rank"]
+    assert tables[0].startswith("| run | status | val/fid | iterations |")
     rebuilt = subprocess.run(
         [sys.executable, "-m", "gan_lightning.sweep", str(sweep_dir)], capture_output=True, text=True
     )

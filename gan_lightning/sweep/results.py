@@ -175,8 +175,10 @@ def summarize(sweep_dir: str | Path, draw: Callable[[Path, list, list], Path | N
         for g in groups
     ]
     with open(sweep_dir / "summary_by_setting.csv", "w", newline="") as f:
-        header = [*group_header, *(f"{m} {stat}" for m in others for stat in ("mean", "std"))]
-        csv.writer(f).writerows([header, *(row + spread for row, spread in zip(group_rows, spreads, strict=True))])
+        setting_header = [*group_header, *(f"{m} {stat}" for m in others for stat in ("mean", "std"))]
+        csv.writer(f).writerows(
+            [setting_header, *(row + spread for row, spread in zip(group_rows, spreads, strict=True))]
+        )
 
     lines = ["## Runs", "", *_table(header, rows), "", "## By setting (mean ± std over seeds)", ""]
     lines += _table(group_header, group_rows)
