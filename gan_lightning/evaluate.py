@@ -87,7 +87,8 @@ def evaluate(
     reference = reference.cpu() if torch.is_tensor(reference) else reference
 
     features = default_features(datamodule) if features == "auto" else features
-    scores = SampleScores(features, inception_weights=inception_weights, metrics=metrics)
+    bf16 = bool(scoring.get("inception_bf16", True))  # the run's own choice
+    scores = SampleScores(features, inception_weights=inception_weights, metrics=metrics, inception_bf16=bf16)
     cpu = torch.device("cpu")
     scores.add_real(as_float_batches(reference[first], batch_size, cpu))
     results = {}

@@ -1,4 +1,5 @@
-"""The benchmark command runs every path and prints the table docs/performance.md quotes."""
+"""The benchmark command runs every path and the roof, and prints the tables
+docs/performance.md quotes, then the targets."""
 
 from __future__ import annotations
 
@@ -7,16 +8,54 @@ import pytest
 from gan_lightning.bench import MODES, main
 
 
+def _table(out: str, first_cell: str) -> dict[str, list[str]]:
+    """The Markdown table whose header starts with ``first_cell``: rows by their first cells."""
+    tables, current = [], None
+    for line in out.splitlines():
+        if line.startswith("| "):
+            cells = [cell.strip() for cell in line.split("|")[1:-1]]
+            if current is None:
+                current = {"header": cells}
+                tables.append(current)
+            elif cells[0] != "---":
+                current.setdefault("rows", []).append(cells)
+        else:
+            current = None
+    (table,) = [t for t in tables if t["header"][0] == first_cell]
+    return table
+
+
 @pytest.mark.slow
-def test_benchmark_prints_a_row_per_path(mnist_root, capsys):
+def test_benchmark_prints_a_row_per_path_its_roof_and_targets(mnist_root, capsys):
     # Path (b) reads MNIST's files through torchvision, so this needs the full data set.
     quick = ["--in-process", "--repeats", "1", "--warmup", "2", "--steps", "4", "--workers", "0"]
-    main([*quick, f"data.root={mnist_root}"])
-    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
-    table = {cells[1].strip(): cells[2:5] for cells in rows if cells[1].strip() not in ("path", "---")}
-    assert list(table) == list(MODES)
-    template_rate = float(table["template"][0])
-    for rate, peak_mib, ratio in table.values():
-        assert float(rate) > 0 and float(peak_mib) > 100
+    main([*quick, "--roof-seconds", "0.002", f"data.root={mnist_root}"])
+    out = capsys.readouterr().out
+    paths = _table(out, "path")
+    assert [row[0] for row in paths["rows"]] == list(MODES)
+    rows = {row[0]: row for row in paths["rows"]}
+    assert rows["template"][1] == "bf16-mixed" and rows["template_fp32"][1] == "32-true"  # the CPU default, and back
+    template_rate = float(rows["template"][2])
+    for _, _, rate, share, startup, peak_mib, ratio in rows.values():
+        assert float(rate) > 0 and float(peak_mib) > 100 and float(startup) > 0
+        assert float(share.rstrip("%")) > 0
         # the last column is the template's rate over this row's (rates are printed rounded)
         assert float(ratio) == pytest.approx(template_rate / float(rate), rel=0.02, abs=0.01)
+    roof = _table(out, "precision")
+    kinds = {(row[0], row[1]) for row in roof["rows"]}
+    assert kinds == {(p, k) for p in ("bf16-mixed", "32-true") for k in ("matmul", "all")}  # an MLP: no convolutions
+    assert "GFLOP per image" in out
+    for target in (
+        "template / plain =",
+        "template / plain_memory =",
+        "template / template_fp32 =",
+        "share of its roof",
+    ):
+        assert target in out
+
+
+def test_benchmark_refuses_an_unknown_path(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--paths", "template,plian"])
+    assert exit_.value.code == 2
+    assert "no path plian" in capsys.readouterr().err

@@ -39,6 +39,7 @@ BAD_INPUT = {
     "batch-of-zero": (["data.batch_size=0"], 2, "error: data.batch_size=0: must be an integer, at least 1", EARLY),
     "precision": (["trainer.precision=7"], 2, "error: trainer.precision=7: not one of Lightning's", EARLY),
     "negative-epochs": (["trainer.max_epochs=-5"], 2, "error: trainer.max_epochs=-5: must be an integer, at", EARLY),
+    "max-time": (["trainer.max_time=30min"], 2, 'error: trainer.max_time=30min: a time budget as "DD:HH', EARLY),
     "negative-steps": (["trainer.max_steps=-2"], 2, "error: trainer.max_steps=-2: must be an integer, at", EARLY),
     "lr": (["model.g_optimizer.lr=-1"], 2, "error: model.g_optimizer.lr=-1: must be positive", EARLY),
     "betas": (
@@ -52,6 +53,18 @@ BAD_INPUT = {
     "grid-interval": (["callbacks.fixed_noise_grid.every_n_steps=0"], 2, "error: callbacks.fixed_noise_grid", EARLY),
     "unknown-metric": (["callbacks.sample_quality.metrics=[fdi]"], 2, "error: callbacks.sample_quality.metr", EARLY),
     "few-samples": (["callbacks.sample_quality.num_samples=1"], 2, "error: callbacks.sample_quality.num_", EARLY),
+    "inception-bf16": (
+        ["callbacks.sample_quality.inception_bf16=fast"],
+        2,
+        "error: callbacks.sample_quality.ince",
+        EARLY,
+    ),
+    "few-cpu-samples": (
+        ["callbacks.sample_quality.cpu_inception_samples=1"],
+        2,
+        "error: callbacks.sample_quality.cpu",
+        EARLY,
+    ),
     "run-dir": (["hydra.run.dir=/proc/no/such"], 2, "error: cannot create the run directory: /proc/no", EARLY),
     "missing-folder": (["experiment=celeba_dcgan", "data.root=nowhere"], 2, "error: data.root=nowhere: no such", EARLY),
     "no-folder-given": (["experiment=celeba_dcgan"], 2, "error: data.root is not set", EARLY),

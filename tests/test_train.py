@@ -140,12 +140,20 @@ def test_compiled_networks_train_with_toggled_optimizers(tmp_path):
     from torch._dynamo.utils import counters
 
     counters.clear()
-    options = ["model.compile=true", "model.compile_backend=aot_eager", "trainer.max_steps=6"]
-    metrics = train(compose_train(tmp_path, *options, "trainer.log_every_n_steps=3", "logger=none"))
+    common = ["trainer.max_steps=6", "trainer.log_every_n_steps=3", "logger=none"]
+    compiled = ["model.compile=true", "model.compile_backend=aot_eager"]
+    metrics = train(compose_train(tmp_path / "compiled", *common, *compiled))
     assert all(math.isfinite(metrics[name]) for name in SCALARS)
     assert counters["stats"]["unique_graphs"] >= 2  # G and D really went through Dynamo
-    state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    train(compose_train(tmp_path / "eager", *common))
+    state, eager = (
+        torch.load(tmp_path / run / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+        for run in ("compiled", "eager")
+    )
     assert "generator.net.0.weight" in state  # compiled in place: the checkpoint keys are unchanged
+    # The same steps on the same batches: the compiled networks' weights are the eager ones'.
+    for name, value in eager.items():
+        torch.testing.assert_close(state[name], value, rtol=1e-3, atol=1e-4, msg=name)
 
 
 @pytest.mark.slow
@@ -174,3 +182,13 @@ def test_ema_generator_trails_the_generator_and_is_rendered(tmp_path):
     assert (ema - initial).abs().mean() > 0
     assert (tmp_path / "samples" / "step0000020_ema.png").is_file()
     assert f"{TAG}_ema" in read_events(tmp_path).Tags()["images"]
+
+
+def test_a_run_that_reaches_max_time_is_scored_at_its_end(tmp_path):
+    """trainer.max_time ends a run as its budget: the scores of its end are logged, as at
+    max_epochs (a signal's stop is not scored: test_hardening.py)."""
+    options = ["trainer.max_epochs=1000", "trainer.max_time=00:00:00:02", "logger=none"]
+    options += ["callbacks.sample_quality.every_n_epochs=1000", "callbacks.sample_quality.metrics=[fid]"]
+    metrics = train(compose_train(tmp_path, *options))
+    assert metrics["iterations"] > 0 and metrics["epochs"] < 1000
+    assert math.isfinite(metrics["val/fid"])

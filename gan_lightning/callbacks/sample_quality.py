@@ -17,11 +17,21 @@ from gan_lightning.sampling import sample_batches
 
 log = logging.getLogger(__name__)
 
+SMOKE_SAMPLES = 16  # scored under trainer.fast_dev_run (debug=fdr): the path runs, in seconds
+
 
 def default_features(datamodule: ScoredData) -> str:
     """The feature network a data module names as its scorer (``scored_by``: ``mnist``,
     ``stacked_mnist``, ``fashionmnist``), else Inception."""
     return datamodule.scored_by or "inception"
+
+
+def _out_of_time(trainer: Trainer) -> bool:
+    """Whether ``trainer.max_time`` has run out (Lightning's Timer then stops the run)."""
+    from lightning.pytorch.callbacks import Timer
+
+    timers = [c for c in trainer.callbacks if isinstance(c, Timer)]
+    return any((timer.time_remaining() or 0) <= 0 for timer in timers if timer.time_remaining() is not None)
 
 
 class SampleQuality(Callback):
@@ -45,11 +55,14 @@ class SampleQuality(Callback):
         inception_weights: str | None = None,
         seed: int = 0,
         metrics: list[str] | None = None,
+        cpu_inception_samples: int | None = 1000,
+        inception_bf16: bool = True,
     ) -> None:
         self.features = features
         self.metrics = list(metrics) if metrics is not None else None  # None: every registered one
         self.every_n_epochs = every_n_epochs
         self.num_samples = num_samples
+        self.cpu_inception_samples, self.inception_bf16 = cpu_inception_samples, inception_bf16
         self.batch_size = batch_size
         self.inception_weights = inception_weights
         self.seed = seed
@@ -65,7 +78,12 @@ class SampleQuality(Callback):
             return
         features = default_features(trainer.datamodule) if self.features == "auto" else self.features
         try:
-            scores = SampleScores(features, inception_weights=self.inception_weights, metrics=self.metrics)
+            scores = SampleScores(
+                features,
+                inception_weights=self.inception_weights,
+                metrics=self.metrics,
+                inception_bf16=self.inception_bf16,
+            )
         except (MetricUnavailable, UserError) as err:  # no weights: the run itself is fine
             if trainer.is_global_zero:
                 log.warning("No val/fid for this run: %s", err)
@@ -77,7 +95,47 @@ class SampleQuality(Callback):
                 *(scores.network.path, FIDELITY_WEIGHTS),
             )
         self.scores = scores.to(pl_module.device)
-        self.scores.add_real(as_float_batches(self._real_share(trainer), self.batch_size, pl_module.device))
+        self.num_samples = self._count(trainer, pl_module, features)
+        reals = self._real_share(trainer)
+        if trainer.is_global_zero:
+            self._say_cost(trainer, pl_module, reals)
+        self.scores.add_real(as_float_batches(reals, self.batch_size, pl_module.device))
+
+    def _count(self, trainer: Trainer, pl_module: LightningModule, features: str) -> int:
+        """Samples per scoring: ``num_samples``; fewer in a smoke run, and with Inception on a CPU
+        (``cpu_inception_samples``), each time said in a line."""
+        if trainer.fast_dev_run:
+            count, why = SMOKE_SAMPLES, "trainer.fast_dev_run: a smoke run"
+        elif features == "inception" and pl_module.device.type == "cpu" and self.cpu_inception_samples:
+            count = self.cpu_inception_samples
+            why = (
+                "Inception on a CPU (callbacks.sample_quality.cpu_inception_samples; null: num_samples). FID "
+                "over fewer samples reads higher: compare runs scored at the same count"
+            )
+        else:
+            return self.num_samples
+        if count < self.num_samples and trainer.is_global_zero:
+            log.info("Scoring %d samples, not %d: %s", count, self.num_samples, why)
+        return min(count, self.num_samples)
+
+    def _say_cost(self, trainer: Trainer, pl_module: LightningModule, reals: torch.Tensor | np.ndarray) -> None:
+        """Times the feature network on a few real images and says what a scoring will cost,
+        when that is more than a few seconds (Inception on a CPU)."""
+        probe = next(as_float_batches(reals[:8], 8, pl_module.device))
+        with torch.no_grad():
+            self.scores.network(probe)  # the first call of a TorchScript network compiles it
+            start = time.perf_counter()
+            self.scores.network(probe)
+        rate = len(probe) / max(time.perf_counter() - start, 1e-9)
+        generators = 2 if getattr(pl_module, "generator_ema", None) is not None else 1
+        per_rank = math.ceil(self.num_samples / trainer.world_size)
+        first, then = (1 + generators) * per_rank / rate, generators * per_rank / rate
+        if first > 10:
+            log.info(
+                "Scoring costs about %.0f s now (the real images' features) and %.0f s at each scoring: "
+                "the feature network reads %.1f images/s here",
+                *(first - then, then, rate),
+            )
 
     def _real_share(self, trainer: Trainer) -> torch.Tensor | np.ndarray:
         """This rank's share of ``num_samples`` real images drawn (seeded) from the reference."""
@@ -93,9 +151,11 @@ class SampleQuality(Callback):
 
     def _due(self, trainer: Trainer) -> bool:
         epoch, max_epochs = trainer.current_epoch + 1, trainer.max_epochs or -1  # -1: no limit
-        last = 0 < max_epochs <= epoch or 0 < trainer.max_steps <= trainer.global_step
+        out_of_time = _out_of_time(trainer)  # trainer.max_time: the run's end, scored as such
+        last = 0 < max_epochs <= epoch or 0 < trainer.max_steps <= trainer.global_step or out_of_time
         # A run stopped by a signal (or pruned) ends its epoch early: no scores for it.
-        return self.scores is not None and not trainer.should_stop and (epoch % self.every_n_epochs == 0 or last)
+        stopped = trainer.should_stop and not out_of_time
+        return self.scores is not None and not stopped and (epoch % self.every_n_epochs == 0 or last)
 
     @torch.no_grad()
     def score(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, float]:

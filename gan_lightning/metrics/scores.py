@@ -68,6 +68,15 @@ def inception_weights_in_use(weights: str | None) -> str | None:
     return str(installed) if installed else None
 
 
+def _on_cpu_in_bf16(network: nn.Module, images: torch.Tensor, bf16: bool) -> torch.Tensor:
+    """``network(images)`` in channels-last layout, under bfloat16 autocast when ``bf16`` and on a
+    CPU: 1.8x faster for Inception on a CPU with AVX-512 BF16, with FID moved by 0.2% (docs/
+    sample_quality.md; a test bounds it on real images). Outputs come back as float32."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16 and images.device.type == "cpu"):
+        out = network(images.contiguous(memory_format=torch.channels_last))
+    return tuple(o.float() for o in out) if isinstance(out, tuple | list) else out.float()
+
+
 def _pixels_to_inception(images: torch.Tensor) -> torch.Tensor:
     """[-1, 1] images -> uint8 RGB, as Inception's reference code quantizes them."""
     pixels = to_pixels(images)
@@ -80,14 +89,14 @@ class TorchScriptInception(nn.Module):
 
     has_logits = False
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, bf16: bool = True) -> None:
         super().__init__()
         import warnings
 
         with warnings.catch_warnings():  # torch.jit.load's deprecation notice
             warnings.simplefilter("ignore", FutureWarning)
             self.net = torch.jit.load(str(path), map_location="cpu").eval()
-        self.path = str(path)
+        self.path, self.bf16 = str(path), bf16
         self.num_features = 2048
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, None]:
@@ -95,7 +104,7 @@ class TorchScriptInception(nn.Module):
 
         pixels = _pixels_to_inception(images).float()
         resized = interpolate_bilinear_2d_like_tensorflow1x(pixels, size=(299, 299), align_corners=False)
-        return self.net((resized - 128) / 128), None
+        return _on_cpu_in_bf16(self.net, (resized - 128) / 128, self.bf16), None
 
 
 class InceptionFeatures(nn.Module):
@@ -104,7 +113,7 @@ class InceptionFeatures(nn.Module):
 
     has_logits = True
 
-    def __init__(self, weights: str | None = None) -> None:
+    def __init__(self, weights: str | None = None, bf16: bool = True) -> None:
         super().__init__()
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
@@ -120,23 +129,24 @@ class InceptionFeatures(nn.Module):
                 f"{FIDELITY_WEIGHTS} or of a TorchScript Inception (inception-2015-12-05.pt) as "
                 "callbacks.sample_quality.inception_weights=<file> (gan-eval: --inception-weights <file>)"
             ) from err
-        self.num_features = 2048
+        self.num_features, self.bf16 = 2048, bf16
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features, logits = self.net(_pixels_to_inception(images))
+        features, logits = _on_cpu_in_bf16(self.net, _pixels_to_inception(images), self.bf16)
         return features, logits
 
 
-def feature_network(features: str, inception_weights: str | None = None) -> nn.Module:
+def feature_network(features: str, inception_weights: str | None = None, inception_bf16: bool = True) -> nn.Module:
     """The network ``features`` names: images -> (penultimate features, logits); its
-    ``num_features`` is the width of the first."""
+    ``num_features`` is the width of the first. Inception runs in bfloat16 on a CPU unless
+    ``inception_bf16`` is false."""
     if features == "inception":
         weights = inception_weights_in_use(inception_weights)
         if weights is not None and not Path(weights).is_file():
             raise MetricUnavailable(f"inception_weights={weights}: no such file")
         if weights is not None and is_torchscript(weights):
-            return TorchScriptInception(weights)
-        return InceptionFeatures(weights)
+            return TorchScriptInception(weights, bf16=inception_bf16)
+        return InceptionFeatures(weights, bf16=inception_bf16)
     if features == "stacked_mnist":  # the MNIST classifier made for 32x32 digits, on each channel
         return StackedDigitFeatures(load_classifier("mnist32"))
     return ClassifierFeatures(load_classifier(features))
@@ -163,14 +173,18 @@ class SampleScores(nn.Module):
     """
 
     def __init__(
-        self, features: str = "mnist", inception_weights: str | None = None, metrics: Iterable[str] | None = None
+        self,
+        features: str = "mnist",
+        inception_weights: str | None = None,
+        metrics: Iterable[str] | None = None,
+        inception_bf16: bool = True,
     ) -> None:
         super().__init__()
         chosen = list(METRICS) if metrics is None else list(metrics)
         unknown = [name for name in chosen if name not in METRICS]
         if unknown:
             raise UserError(f"metrics: {', '.join(unknown)} unknown; the metrics are {', '.join(METRICS)}")
-        self.network = feature_network(features, inception_weights)
+        self.network = feature_network(features, inception_weights, inception_bf16)
         built = {name: METRICS[name](self.network) for name in chosen}
         self.metrics = nn.ModuleDict({name: metric for name, metric in built.items() if metric is not None})
 

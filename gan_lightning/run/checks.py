@@ -9,6 +9,7 @@ accelerators) are Lightning's: ``tests/test_checks.py`` holds them against its t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,10 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str | Callable[[], str]]] = {
     "data.limit": (lambda v: v is None or (_integer(v) and v >= 2), "must be an integer, at least 2, or null for all"),
     "trainer.max_epochs": limit(),
     "trainer.max_steps": limit(),
+    "trainer.max_time": (
+        lambda v: v is None or re.fullmatch(r"\d+:\d\d:\d\d:\d\d", str(v)) is not None,
+        'a time budget as "DD:HH:MM:SS" (00:00:30:00 is 30 minutes), or null',
+    ),
     "trainer.log_every_n_steps": at_least(1),
     "trainer.num_nodes": at_least(1),
     "trainer.accelerator": (
@@ -112,7 +117,12 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str | Callable[[], str]]] = {
         "must be an integer, at least 0 (0: no scoring, as callbacks.sample_quality=null)",
     ),
     "callbacks.sample_quality.num_samples": at_least(2),  # a covariance needs two
+    "callbacks.sample_quality.cpu_inception_samples": (
+        lambda v: v is None or (_integer(v) and v >= 2),
+        "must be an integer, at least 2, or null (num_samples, on a CPU too)",
+    ),
     "callbacks.sample_quality.batch_size": at_least(1),
+    "callbacks.sample_quality.inception_bf16": (lambda v: isinstance(v, bool), "must be true or false"),
     "callbacks.sample_quality.metrics": (
         lambda v: v is None or (isinstance(v, list | ListConfig) and all(name in _metrics() for name in v)),
         lambda: (
@@ -182,9 +192,27 @@ def _check_networks(cfg: DictConfig) -> None:
     model, data = cfg.model, cfg.data
     networks = {_network(model.get("generator")), _network(model.get("discriminator"))}
     size, sizes = data.get("image_size"), names.literal("gan_lightning.models.dcgan", "SUPPORTED_SIZES")
-    if networks & {"DCGANGenerator", "DCGANDiscriminator"} and size not in sizes:
+    convolutional = {"DCGANGenerator", "DCGANDiscriminator", "ResNetGenerator", "ResNetDiscriminator"}
+    if networks & convolutional and size not in sizes:
         raise UserError(
-            f"data.image_size={size}: DCGAN makes square power-of-two images, one of {', '.join(map(str, sizes))}"
+            f"data.image_size={size}: DCGAN and the ResNets make square power-of-two images, one of "
+            f"{', '.join(map(str, sizes))}"
+        )
+    _check_groups(model, int(data.get("batch_size") or 1))
+
+
+def _check_groups(model: DictConfig, batch_size: int) -> None:
+    """A batch must split into PacGAN's packs, and D's inputs into minibatch-std groups."""
+    pack = model.get("pack", 1)
+    if not _integer(pack) or pack < 1 or batch_size % pack:
+        raise UserError(f"model.pack={pack}: must be an integer, at least 1, that divides data.batch_size={batch_size}")
+    if pack > 1 and model.get("conditional"):
+        raise UserError(f"model.pack={pack}: packing is for unconditional GANs (model.conditional=false)")
+    group = (model.get("discriminator") or {}).get("minibatch_std", 0)
+    if not _integer(group) or group < 0 or (group and (batch_size // pack) % min(group, batch_size // pack)):
+        raise UserError(
+            f"model.discriminator.minibatch_std={group}: must be an integer, at least 0 (0: off), that divides "
+            f"the {batch_size // pack} inputs D sees at once (data.batch_size / model.pack)"
         )
 
 

@@ -1,0 +1,3 @@
+from gan_lightning.bench.cli import main
+
+main()
