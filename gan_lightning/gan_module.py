@@ -76,6 +76,7 @@ class GANModule(LightningModule):
         compile_backend: str = "inductor",
         ema_decay: float | None = None,
         ema_rampup: float | None = None,
+        pack: int = 1,
     ) -> None:
         super().__init__()
         # Every argument, as given (network and optimizer configs as plain dicts): a checkpoint
@@ -106,7 +107,8 @@ class GANModule(LightningModule):
             raise UserError(f"model.conditional=true needs a data set of classes; this one has {num_classes}")
         classes = {"num_classes": self.num_classes} if self.num_classes else {}
         self.generator = instantiate(self.hparams.generator, **classes)
-        self.discriminator = instantiate(self.hparams.discriminator, **classes)
+        self.pack = pack
+        self.discriminator = instantiate(self.hparams.discriminator, **classes, **self._packed_channels())
         if spectral_norm:
             spectral_normalized(self.discriminator)
         noise = seeded(seed)
@@ -133,13 +135,30 @@ class GANModule(LightningModule):
             self.generator.compile(backend=compile_backend)
             self.discriminator.compile(backend=compile_backend)
 
+    def _packed_channels(self) -> dict[str, int]:
+        """PacGAN (Lin et al., 2018): D judges ``pack`` images at once, stacked on the channels,
+        so its input has ``pack`` times the channels."""
+        if self.pack == 1:
+            return {}
+        channels = self.hparams.discriminator.get("channels")
+        if self.pack < 1 or self.num_classes or channels is None:
+            raise UserError(
+                f"model.pack={self.pack}: packing needs a whole number of at least 1, an unconditional GAN, "
+                "and a discriminator with a `channels` argument"
+            )
+        return {"channels": channels * self.pack}
+
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.generator(z, labels)
 
     def d(self, images: Tensor, labels: Tensor | None = None, p: float | None = None) -> Tensor:
         """What the discriminator says of ``images``, augmented when ``augment`` is set (each image
-        with probability ``p``, this step's under ``augment_p``; None: every image)."""
-        return self.discriminator(self.augment(images, p) if self.augment else images, labels)
+        with probability ``p``, this step's under ``augment_p``; None: every image). With
+        ``pack`` k, images k*i .. k*i+k-1 go in as one, stacked on the channels: one output per k."""
+        images = self.augment(images, p) if self.augment else images
+        if self.pack > 1:
+            images = images.reshape(images.size(0) // self.pack, -1, *images.shape[2:])
+        return self.discriminator(images, labels)
 
     def on_train_start(self) -> None:
         # A resume restores each optimizer's hyperparameters with its state; this run's

@@ -2,5 +2,13 @@
 
 from gan_lightning.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_lightning.models.mlp import MLPDiscriminator, MLPGenerator
+from gan_lightning.models.resnet import ResNetDiscriminator, ResNetGenerator
 
-__all__ = ["DCGANDiscriminator", "DCGANGenerator", "MLPDiscriminator", "MLPGenerator"]
+__all__ = [
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "MLPDiscriminator",
+    "MLPGenerator",
+    "ResNetDiscriminator",
+    "ResNetGenerator",
+]

@@ -13,6 +13,8 @@ import math
 import torch
 from torch import nn
 
+from gan_lightning.models.layers import MinibatchStd
+
 SUPPORTED_SIZES = (16, 32, 64, 128, 256)
 
 
@@ -72,6 +74,8 @@ class DCGANDiscriminator(nn.Module):
     Conv + BatchNorm + LeakyReLU blocks doubling the channels down to 4x4, then a 4x4 Conv to
     one logit (no Sigmoid: the loss is BCE-with-logits). ``batch_norm=False`` leaves the blocks
     unnormalized, so that D judges each image alone, as gradient penalties assume (R3GAN).
+    ``minibatch_std`` > 0: the minibatch standard-deviation map of groups of that size
+    (``layers.MinibatchStd``) joins the 4x4 features before the last conv.
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class DCGANDiscriminator(nn.Module):
         base_width: int = 64,
         num_classes: int = 0,
         batch_norm: bool = True,
+        minibatch_std: int = 0,
     ):
         super().__init__()
         doublings = num_doublings(image_size)
@@ -96,7 +101,8 @@ class DCGANDiscriminator(nn.Module):
                 nn.LeakyReLU(0.2, inplace=True),
             ]
             width *= 2
-        layers.append(nn.Conv2d(width, 1, 4, 1, 0, bias=False))
+        self.minibatch_std = MinibatchStd(minibatch_std) if minibatch_std else None
+        layers.append(nn.Conv2d(width + (1 if minibatch_std else 0), 1, 4, 1, 0, bias=False))
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
         self.label_embedding = nn.Embedding(num_classes, width) if num_classes else None
@@ -106,8 +112,9 @@ class DCGANDiscriminator(nn.Module):
             nn.init.normal_(self.label_embedding.weight, 0.0, 0.02)
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        if self.label_embedding is None:
-            return self.net(images).view(-1)
         features = self.net[:-1](images)  # (N, width, 4, 4)
-        projection = (self.label_embedding(labels) * features.sum(dim=(2, 3))).sum(dim=1)
-        return self.net[-1](features).view(-1) + projection
+        last = self.minibatch_std(features) if self.minibatch_std is not None else features
+        logit = self.net[-1](last).view(-1)
+        if self.label_embedding is None:
+            return logit
+        return logit + (self.label_embedding(labels) * features.sum(dim=(2, 3))).sum(dim=1)
