@@ -59,3 +59,17 @@ def test_benchmark_refuses_an_unknown_path(capsys):
         main(["--paths", "template,plian"])
     assert exit_.value.code == 2
     assert "no path plian" in capsys.readouterr().err
+
+
+def test_the_roof_alone_counts_a_dcgans_convolutions(capsys):
+    """``--roof``: the table alone, no paths run; a DCGAN's iteration is convolutions only, 16
+    of D's and G's forward and backward passes at 32x32 in each precision."""
+    small = ["model.generator.base_width=8", "model.discriminator.base_width=8", "data.batch_size=8"]
+    main(["--in-process", "--roof", "--roof-seconds", "0.001", "experiment=mnist_dcgan32", *small])
+    out = capsys.readouterr().out
+    roof = _table(out, "precision")
+    kinds = {(row[0], row[1]) for row in roof["rows"]}
+    assert kinds == {(p, k) for p in ("bf16-mixed", "32-true") for k in ("conv", "all")}
+    for row in roof["rows"]:
+        assert int(row[2]) > 0 and float(row[3]) > 0 and float(row[5]) > 0
+    assert "| path |" not in out and "Targets" not in out

@@ -39,6 +39,18 @@ BAD_INPUT = {
     "batch-of-zero": (["data.batch_size=0"], 2, "error: data.batch_size=0: must be an integer, at least 1", EARLY),
     "precision": (["trainer.precision=7"], 2, "error: trainer.precision=7: not one of Lightning's", EARLY),
     "negative-epochs": (["trainer.max_epochs=-5"], 2, "error: trainer.max_epochs=-5: must be an integer, at", EARLY),
+    "pack": (
+        ["model.pack=3"],
+        2,
+        "error: model.pack=3: must be an integer, at least 1, that divides data.batch",
+        EARLY,
+    ),
+    "minibatch-std": (
+        ["experiment=mnist_dcgan32", "model.pack=2", "model.discriminator.minibatch_std=3"],
+        2,
+        "error: model.discriminator.minibatch_std=3: must be an integer, at least 0 (0: off), that divides the 64",
+        EARLY,
+    ),
     "max-time": (["trainer.max_time=30min"], 2, 'error: trainer.max_time=30min: a time budget as "DD:HH', EARLY),
     "negative-steps": (["trainer.max_steps=-2"], 2, "error: trainer.max_steps=-2: must be an integer, at", EARLY),
     "lr": (["model.g_optimizer.lr=-1"], 2, "error: model.g_optimizer.lr=-1: must be positive", EARLY),
