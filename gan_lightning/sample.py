@@ -11,7 +11,9 @@
     gan-sample logs/train/runs/<run> images --num 100 --class all   # ten of each class, labels in the npz
 
 The first argument is a run directory (its checkpoints/last.ckpt) or a checkpoint file.
---seed fixes z; --ema samples the EMA generator; --class picks what a conditional generator
+--seed fixes z; a run that kept an EMA of G (model.ema_decay) is sampled through whichever of
+its two generators scored the lower val/fid at its last scoring (--ema or --raw to choose, and
+the raw one when it was not scored); --class picks what a conditional generator
 draws (by default every class; an interpolation holds the class fixed). Files go to
 <run>/generated/ unless --out.
 """
@@ -31,11 +33,34 @@ def save_gif(frames: list[Image.Image], path: Path, duration_ms: int) -> None:
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration_ms, loop=0)
 
 
+def _better_is_ema(ckpt: Path) -> bool:
+    """Whether the run's EMA generator scored a lower val/fid than its raw one at the run's last
+    scoring (said on stderr); False when the run has no EMA or did not score both."""
+    import sys
+
+    from gan_lightning.run.records import recorded_metrics
+    from gan_lightning.run.resume import load_checkpoint
+
+    metrics = recorded_metrics(load_checkpoint(ckpt))
+    raw, ema = metrics.get("val/fid"), metrics.get("val/fid_ema")
+    if raw is None or ema is None:
+        return False
+    better = "EMA" if ema < raw else "raw"
+    print(
+        f"Sampling the {better} generator: val/fid_ema {ema:.4g}, val/fid {raw:.4g} at the run's last scoring "
+        "(--ema or --raw to choose)",
+        file=sys.stderr,
+    )
+    return ema < raw
+
+
 def run(args: argparse.Namespace) -> list[Path]:
     """Write what ``args`` ask for; torch and the networks load only once they are checked."""
     ckpt, run_dir = find_checkpoint(args.target), run_dir_of(args.target)
     out = Path(args.out) if args.out else run_dir / "generated"
     out.mkdir(parents=True, exist_ok=True)
+    if args.mode in ("grid", "images", "interpolate") and not (args.ema or args.raw):
+        args.ema = _better_is_ema(ckpt)
     tag = f"seed{args.seed}" + ("_ema" if args.ema else "")
     if args.mode == "progress":
         grids = sorted(p for p in (run_dir / "samples").glob("step*.png") if not p.stem.endswith("_ema"))
@@ -122,6 +147,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("mode", choices=["grid", "images", "interpolate", "progress", "losses"])
     parser.add_argument("--seed", type=int, default=0, help="fixes z (default 0)")
     parser.add_argument("--ema", action="store_true", help="sample the EMA generator")
+    parser.add_argument("--raw", action="store_true", help="sample the raw generator, not its EMA")
     parser.add_argument(
         "--class", dest="class_", default=None, help="conditional generators: a class number, or all (the default)"
     )
@@ -132,6 +158,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=200, help="ms per GIF frame")
     parser.add_argument("--out", default=None, help="output folder (default <run>/generated)")
     args = parser.parse_args(argv)
+    if args.ema and args.raw:
+        parser.error("--ema and --raw: one generator at a time")
     if args.mode == "images":
         args.num = args.num or 1000
         args.format = args.format or "npz"

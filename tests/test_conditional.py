@@ -110,7 +110,7 @@ def test_a_conditional_run_resumes_with_identical_weights(tmp_path, conditional_
 
 
 def test_gan_sample_draws_by_class(conditional_run, tmp_path):
-    gan_sample([str(conditional_run), "images", "--num", "30", "--class", "3", "--out", str(tmp_path)])
+    gan_sample([str(conditional_run), "--raw", "images", "--num", "30", "--class", "3", "--out", str(tmp_path)])
     threes = np.load(tmp_path / "samples_seed0_class3_30.npz")
     assert threes["images"].shape == (30, 28, 28, 1) and (threes["labels"] == 3).all()
     # The images are what the generator draws for class 3 from the seed's noise, and another
@@ -119,12 +119,12 @@ def test_gan_sample_draws_by_class(conditional_run, tmp_path):
     z = latents(30, latent_dim, seed=0)
     assert np.array_equal(threes["images"], to_uint8(generate(generator, z, torch.full((30,), 3))))
     assert not np.array_equal(threes["images"], to_uint8(generate(generator, z, torch.full((30,), 4))))
-    gan_sample([str(conditional_run), "images", "--num", "30", "--class", "all", "--out", str(tmp_path)])
+    gan_sample([str(conditional_run), "--raw", "images", "--num", "30", "--class", "all", "--out", str(tmp_path)])
     mixed = np.load(tmp_path / "samples_seed0_30.npz")["labels"]
     assert np.bincount(mixed).tolist() == [3] * 10  # an equal share of each class
-    gan_sample([str(conditional_run), "grid", "--class", "7", "--out", str(tmp_path)])
+    gan_sample([str(conditional_run), "--raw", "grid", "--class", "7", "--out", str(tmp_path)])
     assert Image.open(tmp_path / "grid_seed0_class7.png").size == (8 * 28 + 9 * 2,) * 2
-    gan_sample([str(conditional_run), "interpolate", "--class", "2", "--steps", "4", "--out", str(tmp_path)])
+    gan_sample([str(conditional_run), "--raw", "interpolate", "--class", "2", "--steps", "4", "--out", str(tmp_path)])
     assert Image.open(tmp_path / "interpolation_seed0_class2.gif").n_frames == 4
 
 
@@ -168,7 +168,19 @@ def test_interpolate_keeps_the_class_it_is_given(conditional_run, tmp_path):
     from gan_lightning.sampling import slerp
 
     gan_sample(
-        [str(conditional_run), "interpolate", "--class", "2", "--steps", "5", "--format", "png", "--out", str(tmp_path)]
+        [
+            str(conditional_run),
+            "--raw",
+            "interpolate",
+            "--class",
+            "2",
+            "--steps",
+            "5",
+            "--format",
+            "png",
+            "--out",
+            str(tmp_path),
+        ]
     )
     generator, latent_dim, _ = load_generator(conditional_run / "checkpoints" / "last.ckpt", ema=False)
     ends = latent_noise(2, latent_dim, seeded(0))

@@ -23,7 +23,7 @@ def run_dir(tmp_path_factory) -> Path:
 
 
 def test_grid(run_dir, capsys):
-    main([str(run_dir), "grid", "--seed", "3"])
+    main([str(run_dir), "grid", "--seed", "3", "--raw"])
     path = run_dir / "generated" / "grid_seed3.png"
     assert capsys.readouterr().out.strip() == str(path)
     assert Image.open(path).size == (8 * 28 + 9 * 2, 8 * 28 + 9 * 2)
@@ -31,7 +31,7 @@ def test_grid(run_dir, capsys):
 
 def test_images_as_npz_are_seeded_uint8(run_dir, tmp_path):
     for out in ("a", "b"):
-        main([str(run_dir / "checkpoints" / "last.ckpt"), "images", "--num", "300", "--out", str(tmp_path / out)])
+        main([str(run_dir / "checkpoints" / "last.ckpt"), "images", "--num", "300", "--raw", "--out", str(tmp_path / out)])
     first, second = (np.load(tmp_path / out / "samples_seed0_300.npz")["images"] for out in ("a", "b"))
     assert first.shape == (300, 28, 28, 1) and first.dtype == np.uint8
     assert np.array_equal(first, second) and first.std() > 0
@@ -39,7 +39,7 @@ def test_images_as_npz_are_seeded_uint8(run_dir, tmp_path):
 
 def test_images_as_pngs_and_from_the_ema_generator(run_dir):
     main([str(run_dir), "images", "--num", "5", "--format", "png", "--ema"])
-    main([str(run_dir), "images", "--num", "5", "--format", "png"])
+    main([str(run_dir), "images", "--num", "5", "--format", "png", "--raw"])
     files = sorted((run_dir / "generated" / "samples_seed0_ema").glob("*.png"))
     assert [p.name for p in files] == [f"{i:05d}.png" for i in range(5)]
     assert Image.open(files[0]).size == (28, 28)
@@ -49,9 +49,28 @@ def test_images_as_pngs_and_from_the_ema_generator(run_dir):
     assert ema_pixels.shape == raw_pixels.shape and not np.array_equal(ema_pixels, raw_pixels)
 
 
+def test_by_default_the_generator_that_scored_better_is_sampled(run_dir, capsys):
+    """A run with an EMA holds two generators: the one with the lower val/fid at the run's last
+    scoring is drawn from, and a line on stderr says which and why."""
+    import torch
+
+    from gan_lightning.run.records import recorded_metrics
+
+    metrics = recorded_metrics(torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False))
+    ema_better = metrics["val/fid_ema"] < metrics["val/fid"]
+    main([str(run_dir), "grid", "--seed", "5"])
+    out, err = capsys.readouterr()
+    expected = run_dir / "generated" / ("grid_seed5_ema.png" if ema_better else "grid_seed5.png")
+    assert out.strip() == str(expected) and expected.is_file()
+    assert f"Sampling the {'EMA' if ema_better else 'raw'} generator: val/fid_ema" in err
+    with pytest.raises(SystemExit) as exit_:
+        main([str(run_dir), "grid", "--ema", "--raw"])
+    assert exit_.value.code == 2
+
+
 @pytest.mark.parametrize("fmt, frames", [("gif", 6), ("png", 1)])
 def test_interpolation(run_dir, fmt, frames):
-    main([str(run_dir), "interpolate", "--steps", "6", "--format", fmt])
+    main([str(run_dir), "interpolate", "--steps", "6", "--format", fmt, "--raw"])
     image = Image.open(run_dir / "generated" / f"interpolation_seed0.{fmt}")
     assert getattr(image, "n_frames", 1) == frames
     if fmt == "png":
