@@ -31,7 +31,17 @@ def test_grid(run_dir, capsys):
 
 def test_images_as_npz_are_seeded_uint8(run_dir, tmp_path):
     for out in ("a", "b"):
-        main([str(run_dir / "checkpoints" / "last.ckpt"), "images", "--num", "300", "--raw", "--out", str(tmp_path / out)])
+        main(
+            [
+                str(run_dir / "checkpoints" / "last.ckpt"),
+                "images",
+                "--num",
+                "300",
+                "--raw",
+                "--out",
+                str(tmp_path / out),
+            ]
+        )
     first, second = (np.load(tmp_path / out / "samples_seed0_300.npz")["images"] for out in ("a", "b"))
     assert first.shape == (300, 28, 28, 1) and first.dtype == np.uint8
     assert np.array_equal(first, second) and first.std() > 0
