@@ -10,7 +10,7 @@ the time from a fresh process to its first iteration, and the peak resident memo
 
   template      (a) gan-train's own path: Lightning, callbacks and logging as configured
   template_fp32 (a') the same with the previous version's defaults: fp32, contiguous tensors,
-                    Adam's for-loop implementation (``paths.FP32_DEFAULTS``)
+                    Adam's for-loop implementation (``modes.FP32_DEFAULTS``)
   plain         (b) a plain fp32 PyTorch loop, same networks, batch and losses, torch's default
                     Adam, fed by a torchvision DataLoader with ToTensor + Normalize, as the
                     original scripts were
@@ -26,6 +26,6 @@ layout under data.root.
 """
 
 from gan_lightning.bench.cli import main
-from gan_lightning.bench.paths import MODES
+from gan_lightning.bench.modes import MODES
 
 __all__ = ["MODES", "main"]

@@ -9,8 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from gan_lightning.bench import paths
-from gan_lightning.bench.paths import FP32_DEFAULTS, MODES
+from gan_lightning.bench.modes import FP32_DEFAULTS, MODES
 from gan_lightning.plumbing.errors import ArgumentParser, UserError, command
 
 # (numerator, denominator, at least): a target is met when the ratio of their images/s is.
@@ -84,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     modes = [mode.strip() for mode in args.paths.split(",") if mode.strip()]
     if unknown := sorted(set(modes) - set(MODES)):
         raise UserError(f"--paths: no path {', '.join(unknown)}; the paths are {', '.join(MODES)}")
+    from gan_lightning.bench import paths  # torch and Lightning: only once the arguments are good
 
     # The roof at the template's precision, and at fp32 for the fp32 paths.
     roofs = [_run(args.in_process, paths.roof, args.overrides, args.roof_seconds)]

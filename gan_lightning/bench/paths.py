@@ -13,18 +13,10 @@ from hydra.utils import instantiate
 from lightning.pytorch import Callback
 from omegaconf import DictConfig
 
+from gan_lightning.bench.modes import FP32_DEFAULTS
 from gan_lightning.bench.roof import RecordIteration, measure_roof
 from gan_lightning.losses import get_loss
 from gan_lightning.randomness import latent_noise
-
-# The previous version's defaults: fp32, contiguous tensors, Adam's for-loop implementation.
-FP32_DEFAULTS = [
-    "trainer.precision=32-true",
-    "model.channels_last=false",
-    "model.g_optimizer.fused=null",
-    "model.d_optimizer.fused=null",
-]
-MODES = ("template", "template_fp32", "plain", "plain_memory", "plain_memory_frozen_d")
 
 
 class _Clock(Callback):
