@@ -77,7 +77,14 @@ OPTIONS = [
     dict(
         experiment="mnist_r3gan32", metrics=["modes"], monitor=("val/modes", "max"), logs={"val/modes", "val/class_kl"}
     ),
-    dict(experiment="stacked_mnist_dcgan32", metrics=["modes", "confident", "fid"], features="stacked_mnist"),
+    dict(
+        experiment="stacked_mnist_dcgan32",
+        model="resnet",
+        pack=2,
+        minibatch_std=4,
+        metrics=["modes", "confident", "fid"],
+        features="stacked_mnist",
+    ),
     dict(experiment="fashion_dcgan", every_n_epochs=0, logs=set()),
     dict(experiment="celeba_dcgan", metrics=["fid", "kid"], features="inception"),
 ]
@@ -86,10 +93,14 @@ OPTIONS = [
 def _overrides(row: dict, tmp_path: Path) -> tuple[list[str], dict]:
     """The row as the lines of a config file: the groups it picks, and its values."""
     groups = [{"override /experiment": row["experiment"]}, {"override /logger": row.get("logger", "tensorboard")}]
+    if "model" in row:
+        groups.append({"override /model": row["model"]})
     values: dict = {"trainer": {"precision": row.get("precision", "32-true")}, "model": {}, "callbacks": {}}
-    for key in ("loss", "augment", "augment_p"):
+    for key in ("loss", "augment", "augment_p", "pack"):
         if key in row:
             values["model"][key] = row[key]
+    if "minibatch_std" in row:
+        values["model"]["discriminator"] = {"minibatch_std": row["minibatch_std"]}
     quality = {"every_n_epochs": row.get("every_n_epochs", 1), "num_samples": 64, "batch_size": 64}
     if "metrics" in row:
         quality["metrics"] = row["metrics"]
@@ -125,6 +136,9 @@ def test_every_kind_of_option_is_in_some_row():
     assert {op for row in OPTIONS for op in row.get("augment", [])} == {"translation", "cutout", "color"}
     assert used("augment_p") == set(map(str, AUGMENT_P)) and used("precision", "32-true") == set(CPU_PRECISIONS)
     assert "0" in used("every_n_epochs")
+    models = {p.stem for p in (CONF_DIR / "model").glob("*.yaml")}  # gan and dcgan: the experiments'
+    assert used("model") - {"None"} == models - {"gan", "dcgan"}
+    assert "2" in used("pack") and "4" in used("minibatch_std")
 
 
 @pytest.mark.slow
