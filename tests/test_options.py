@@ -101,6 +101,9 @@ def _overrides(row: dict, tmp_path: Path) -> tuple[list[str], dict]:
             values["model"][key] = row[key]
     if "minibatch_std" in row:
         values["model"]["discriminator"] = {"minibatch_std": row["minibatch_std"]}
+    if row.get("model") == "resnet":  # its 3x3 convolutions at full size: narrow, for a few steps
+        values["model"].setdefault("discriminator", {})["base_width"] = 8
+        values["model"]["generator"] = {"base_width": 8}
     quality = {"every_n_epochs": row.get("every_n_epochs", 1), "num_samples": 64, "batch_size": 64}
     if "metrics" in row:
         quality["metrics"] = row["metrics"]
