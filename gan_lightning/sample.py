@@ -33,15 +33,14 @@ def save_gif(frames: list[Image.Image], path: Path, duration_ms: int) -> None:
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration_ms, loop=0)
 
 
-def _better_is_ema(ckpt: Path) -> bool:
+def _better_is_ema(checkpoint: dict) -> bool:
     """Whether the run's EMA generator scored a lower val/fid than its raw one at the run's last
     scoring (said on stderr); False when the run has no EMA or did not score both."""
     import sys
 
     from gan_lightning.run.records import recorded_metrics
-    from gan_lightning.run.resume import load_checkpoint
 
-    metrics = recorded_metrics(load_checkpoint(ckpt))
+    metrics = recorded_metrics(checkpoint)
     raw, ema = metrics.get("val/fid"), metrics.get("val/fid_ema")
     if raw is None or ema is None:
         return False
@@ -59,9 +58,6 @@ def run(args: argparse.Namespace) -> list[Path]:
     ckpt, run_dir = find_checkpoint(args.target), run_dir_of(args.target)
     out = Path(args.out) if args.out else run_dir / "generated"
     out.mkdir(parents=True, exist_ok=True)
-    if args.mode in ("grid", "images", "interpolate") and not (args.ema or args.raw):
-        args.ema = _better_is_ema(ckpt)
-    tag = f"seed{args.seed}" + ("_ema" if args.ema else "")
     if args.mode == "progress":
         grids = sorted(p for p in (run_dir / "samples").glob("step*.png") if not p.stem.endswith("_ema"))
         if not grids:
@@ -80,10 +76,10 @@ def run(args: argparse.Namespace) -> list[Path]:
         loss_figure(read_scalars(run_dir)).savefig(path, dpi=100)
         return [path]
 
-    return _draw(args, ckpt, out, tag)
+    return _draw(args, ckpt, out)
 
 
-def _draw(args: argparse.Namespace, ckpt: Path, out: Path, tag: str) -> list[Path]:
+def _draw(args: argparse.Namespace, ckpt: Path, out: Path) -> list[Path]:
     import numpy as np
     import torch
     from torchvision.utils import save_image
@@ -94,8 +90,11 @@ def _draw(args: argparse.Namespace, ckpt: Path, out: Path, tag: str) -> list[Pat
     from gan_lightning.run.resume import load_checkpoint
     from gan_lightning.sampling import class_labels, generate, load_generator, slerp, to_pil, to_uint8
 
-    import_extensions((stored_config(load_checkpoint(ckpt)) or {}).get("imports"))  # the run's own loss
-    generator, latent_dim, num_classes = load_generator(ckpt, args.ema)
+    checkpoint = load_checkpoint(ckpt)  # read once: the run's imports and its last scores
+    import_extensions((stored_config(checkpoint) or {}).get("imports"))  # the run's own loss
+    ema = args.ema or (not args.raw and _better_is_ema(checkpoint))
+    tag = f"seed{args.seed}" + ("_ema" if ema else "")
+    generator, latent_dim, num_classes = load_generator(ckpt, ema)
     noise = seeded(args.seed)
     n = args.steps if args.mode == "interpolate" else args.num or 64
     labels = class_labels(args.class_, n, num_classes, args.mode)
