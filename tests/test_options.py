@@ -36,12 +36,16 @@ CPU_PRECISIONS = ["32-true", "bf16-mixed"]  # what the docs offer a CPU
 # (None: all; []: scoring off) and ``monitor`` what best.ckpt keeps; ``logs`` the val/* keys the
 # run must log, beside the step's train/*.
 OPTIONS = [
-    dict(experiment="mnist_gan", loss="bce", metrics=None, logs={"val/fid", "val/modes", "val/precision"}),
+    # The default experiment keeps an EMA generator (model.ema_decay=0.999), scored beside G.
+    dict(
+        experiment="mnist_gan", loss="bce", metrics=None, logs={"val/fid", "val/modes", "val/precision", "val/fid_ema"}
+    ),
     dict(
         experiment="mnist_gan",
         loss="bce_saturating",
         metrics=[],
         every_n_epochs=1,
+        ema=None,
         precision="bf16-mixed",
         logger="csv",
         logs=set(),
@@ -53,6 +57,7 @@ OPTIONS = [
         metrics=["class_acc"],
         monitor=("val/class_acc", "max"),
         features="<file>",
+        ema=0.99,
         logger="none",
     ),
     dict(experiment="mnist_dcgan", loss="wgan_gp", metrics=["kid"], monitor=("val/kid", "min"), features="mnist32"),
@@ -99,6 +104,8 @@ def _overrides(row: dict, tmp_path: Path) -> tuple[list[str], dict]:
     for key in ("loss", "augment", "augment_p", "pack"):
         if key in row:
             values["model"][key] = row[key]
+    if "ema" in row:
+        values["model"]["ema_decay"] = row["ema"]
     if "minibatch_std" in row:
         values["model"]["discriminator"] = {"minibatch_std": row["minibatch_std"]}
     if row.get("model") == "resnet":  # its 3x3 convolutions at full size: narrow, for a few steps
@@ -142,6 +149,7 @@ def test_every_kind_of_option_is_in_some_row():
     models = {p.stem for p in (CONF_DIR / "model").glob("*.yaml")}  # gan and dcgan: the experiments'
     assert used("model") - {"None"} == models - {"gan", "dcgan"}
     assert "2" in used("pack") and "4" in used("minibatch_std")
+    assert {"None", "0.99"} <= used("ema", "default")
 
 
 @pytest.mark.slow
@@ -188,6 +196,9 @@ def test_every_documented_option_trains_logs_and_keeps_its_best_checkpoint(tmp_p
         monitor = row.get("monitor", ("val/fid",))[0]
         assert (run / "checkpoints" / "best.ckpt").is_file() == (monitor in logged), row
         assert (run / "checkpoints" / "last.ckpt").is_file()
+        if "ema" in row:  # null: no EMA generator saved; a decay: one saved
+            state = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+            assert any(k.startswith("generator_ema.") for k in state) == (row["ema"] is not None), row
         if row.get("precision") == "bf16-mixed":
             assert "bf16-mixed" in (run / ".hydra" / "config.yaml").read_text()
     logs = {row.get("logger", "tensorboard"): runs[i][0] for i, row in enumerate(OPTIONS)}

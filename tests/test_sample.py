@@ -114,7 +114,7 @@ def test_loss_curves_png(tmp_path):
     axes = loss_figure(scalars).axes
     assert [ax.get_title() for ax in axes] == ["losses", "D(x) and D(G(z))", "sample quality (lower is better)"]
     plotted = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for ax in axes for line in ax.lines}
-    assert plotted.keys() == {"train/d_loss", "train/g_loss", "train/d_real", "train/d_fake", "val/fid"}
+    assert plotted.keys() == {"train/d_loss", "train/g_loss", "train/d_real", "train/d_fake", "val/fid", "val/fid_ema"}
     for tag, (steps, values) in plotted.items():
         assert steps == list(scalars[tag][0]) and values == pytest.approx(list(scalars[tag][1])), tag
     assert plotted["train/g_loss"][0] == [5, 10, 15, 20]
