@@ -39,6 +39,7 @@ def test_default_is_the_mnist_gan_experiment(tmp_path):
     assert cfg.data.batch_size == 64 and cfg.model.latent_dim == 100
     assert cfg.model.g_optimizer.lr == cfg.model.d_optimizer.lr == 2e-4
     assert list(cfg.model.g_optimizer.betas) == [0.5, 0.999]
+    assert cfg.model.ema_decay == 0.999  # an EMA generator beside the recipe (README: which generator)
     model = instantiate(cfg.model, _recursive_=False)
     assert type(model.generator).__name__ == "MLPGenerator"
     assert model.generator.image_shape == (1, 28, 28)
@@ -78,3 +79,15 @@ def test_dcgan_experiments_hold_their_sources_values(tmp_path, experiment, size,
     assert cfg.model.g_optimizer.lr == 2e-4 and list(cfg.model.d_optimizer.betas) == [0.5, 0.999]
     if experiment == "celeba_dcgan":
         assert cfg.seed == 999 and cfg.trainer.deterministic
+
+
+def test_the_stacked_mnist_recipe_packs_d_and_trains_for_30_minutes(tmp_path):
+    """The recipe's knobs as docs/sample_quality.md gives them; a few steps of it train in a
+    gan-train process in test_options.py."""
+    cfg = compose_train(tmp_path, "experiment=stacked_mnist_pacgan32")
+    assert cfg.data.channels == 3 and cfg.model.generator._target_.endswith("DCGANGenerator")
+    assert cfg.model.pack == 2 and cfg.model.discriminator.minibatch_std == 4 and cfg.model.ema_decay == 0.999
+    assert cfg.trainer.max_time == "00:00:30:00" and cfg.callbacks.sample_quality.every_n_epochs == 1000
+    assert (
+        cfg.callbacks.best_checkpoint.monitor == "val/modes_confident" and cfg.callbacks.best_checkpoint.mode == "max"
+    )
