@@ -202,7 +202,7 @@ def finished_run(tmp_path_factory) -> Path:
         (["model.latent_dim=64"], "model.latent_dim=100 there, 64 here"),
         (["data.image_size=32"], "model.discriminator.image_size=28 there, 32 here"),
         (["experiment=mnist_dcgan32"], "model.generator._target_=gan_lightning.models.MLPGenerator there"),
-        (["model.ema_decay=0.99"], "model.ema_decay=None there, 0.99 here"),
+        (["model.ema_decay=null"], "model.ema_decay=0.999 there, None here"),
         (["model.augment_p=ada"], "model.augment_p=None there, ada here"),  # ADA's p is state to resume
     ],
 )
