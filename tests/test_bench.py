@@ -45,13 +45,22 @@ def test_benchmark_prints_a_row_per_path_its_roof_and_targets(mnist_root, capsys
     kinds = {(row[0], row[1]) for row in roof["rows"]}
     assert kinds == {(p, k) for p in ("bf16-mixed", "32-true") for k in ("matmul", "all")}  # an MLP: no convolutions
     assert "GFLOP per image" in out
-    for target in (
-        "template / plain =",
-        "template / plain_memory =",
-        "template / template_fp32 =",
-        "share of its roof",
-    ):
-        assert target in out
+    # An MLP's run prints the vanilla GAN's targets, not DCGAN's (test_dcgans_targets_are_its_own).
+    assert "Targets set for the vanilla GAN's networks" in out
+    assert "template / plain =" in out and "template / plain_memory =" in out and "start-up to the first" in out
+    assert "template / template_fp32 =" not in out and "share of its roof" not in out
+
+
+def test_dcgans_targets_are_its_own(capsys):
+    from gan_lightning.bench.cli import _targets
+
+    rate = {"template": 900.0, "template_fp32": 400.0, "plain": 300.0, "plain_memory": 600.0}
+    _targets(rate, {"template": 5.0, "template_fp32": 5.0}, {"template": 0.59}, "conv")
+    out = capsys.readouterr().out
+    assert "Targets set for DCGAN 32x32's networks" in out
+    assert "template / template_fp32 = 2.25 (at least 2.0 is DCGAN 32x32's target): met" in out
+    assert "template's share of its roof = 59% (at least 60% is DCGAN 32x32's target): NOT met" in out
+    assert "template / plain =" not in out
 
 
 def test_benchmark_refuses_an_unknown_path(capsys):
