@@ -21,7 +21,7 @@ TARGETS = (
     ("template", "template_fp32", 2.0, "conv"),
 )
 ROOF_SHARE_TARGET = 0.6  # DCGAN 32x32: of the roof at the template's precision
-WHOSE = {"mlp": "the vanilla GAN's target", "conv": "DCGAN 32x32's target"}
+NETWORKS = {"mlp": "the vanilla GAN", "conv": "DCGAN 32x32"}  # whose targets they are
 
 
 def _run(in_process: bool, function: Callable, *args: Any) -> Any:
@@ -49,14 +49,15 @@ def _roof_table(roofs: list[dict[str, Any]]) -> None:
 def _targets(rate: dict[str, float], startup: dict[str, float], share: dict[str, float], networks: str) -> None:
     """The targets set for these ``networks`` ("mlp" or "conv"), met or not."""
     other = {"mlp": "experiment=mnist_dcgan32", "conv": "experiment=mnist_gan"}[networks]
-    print(f"\nTargets set for {WHOSE[networks].removesuffix(' target')} networks ({other} runs the others'):")
+    print(f"\nTargets set for {NETWORKS[networks]}'s networks ({other} runs the others'):")
     verdict = {True: "met", False: "NOT met"}
     for top, bottom, least, kind in TARGETS:
         if kind == networks and top in rate and bottom in rate:
             ratio = rate[top] / rate[bottom]
-            print(f"- {top} / {bottom} = {ratio:.2f} (at least {least} is {WHOSE[kind]}): {verdict[ratio >= least]}")
+            whose = f"{NETWORKS[kind]}'s target"
+            print(f"- {top} / {bottom} = {ratio:.2f} (at least {least} is {whose}): {verdict[ratio >= least]}")
     if networks == "conv" and "template" in share:
-        least = f"at least {ROOF_SHARE_TARGET:.0%} is DCGAN 32x32's target"
+        least = f"at least {ROOF_SHARE_TARGET:.0%} is {NETWORKS['conv']}'s target"
         met = verdict[share["template"] >= ROOF_SHARE_TARGET]
         print(f"- template's share of its roof = {share['template']:.0%} ({least}): {met}")
     if "template" in startup and "template_fp32" in startup:
