@@ -278,3 +278,31 @@ def test_the_slurm_launcher_composes(tmp_path):
     result = run_gan_train(tmp_path, "hydra/launcher=submitit_slurm", "--cfg", "hydra", "--package", "hydra.launcher")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "SlurmLauncher" in result.stdout
+
+
+def test_summary_png_of_three_parameters_shows_every_setting_best_on_top_by_the_study_direction(tmp_path, monkeypatch):
+    """A grid over a network (words), a batch and a learning rate that D's copies, maximized:
+    one bar per setting, the highest mean on top, the copied parameter left out."""
+    import matplotlib.figure
+
+    from gan_lightning.sweep.summary import summarize
+
+    study = {"study_name": "sweep", "storage": None, "sampler": "grid", "direction": "maximize", "pruner": "none"}
+    (tmp_path / "study.json").write_text(json.dumps(study))
+    objectives = {("dcgan", 64, "2e-4"): 0.30, ("dcgan", 128, "4e-4"): 0.10, ("resnet", 64, "4e-4"): 0.20}
+    for i, ((network, batch, lr), value) in enumerate(objectives.items()):
+        overrides = [f"model.d_optimizer.lr={lr}", f"model={network}", f"data.batch_size={batch}"]
+        overrides += [f"model.g_optimizer.lr={lr}", "seed=0"]
+        (tmp_path / str(i)).mkdir()
+        write_result(tmp_path / str(i), overrides, {"val/confident": value}, value, "", "val/confident")
+    drawn = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda figure, *a, **k: drawn.append(figure))
+    summarize(tmp_path)
+    (figure,) = drawn
+    labels = [label.get_text() for label in figure.axes[0].get_yticklabels()]
+    assert labels[::-1] == [  # barh draws from the bottom: the top bar is the last label
+        "model=dcgan data.batch_size=64 model.g_optimizer.lr=2e-4",
+        "model=resnet data.batch_size=64 model.g_optimizer.lr=4e-4",
+        "model=dcgan data.batch_size=128 model.g_optimizer.lr=4e-4",
+    ]
+    assert "higher is better" in figure.axes[0].get_xlabel()

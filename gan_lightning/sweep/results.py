@@ -57,7 +57,8 @@ def write_result(
     (run_dir / RESULT).write_text(json.dumps(result, indent=1))
 
 
-def _direction(sweep_dir: Path) -> int:
+def direction(sweep_dir: Path) -> int:
+    """1 where the sweep minimizes its objective, -1 where it maximizes it."""
     study = sweep_dir / STUDY_FILE
     maximize = study.is_file() and json.loads(study.read_text()).get("direction") == "maximize"
     return -1 if maximize else 1
@@ -65,7 +66,7 @@ def _direction(sweep_dir: Path) -> int:
 
 def collect(sweep_dir: Path) -> list[dict[str, Any]]:
     """Every run under ``sweep_dir`` with a result: ok ones best first, then pruned, then failed."""
-    sign, runs = _direction(sweep_dir), []
+    sign, runs = direction(sweep_dir), []
     for path in sorted(sweep_dir.glob(f"*/{RESULT}")):
         runs.append({"run": path.parent.name, **json.loads(path.read_text())})
     order = {"ok": 0, "pruned": 1, "failed": 2}
@@ -143,7 +144,7 @@ def summarize(sweep_dir: str | Path, draw: Callable[[Path, list, list], Path | N
     runs = collect(sweep_dir)
     if not runs:
         raise UserError(f"{sweep_dir}: no run of a sweep in it (no */{RESULT})")
-    name, sign = runs[0]["objective_name"], _direction(sweep_dir)
+    name, sign = runs[0]["objective_name"], direction(sweep_dir)
     metric_names = sorted({metric for run in runs for metric in run["metrics"]} - {"iterations", "epochs"})
     header = ["run", "status", name, "iterations", "epochs", "overrides", *metric_names, "error"]
     rows = [
