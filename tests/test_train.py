@@ -1,6 +1,7 @@
 """A short real run writes what a user looks at: checkpoints, grids, TensorBoard events."""
 
 import math
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,6 +13,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 from gan_lightning.callbacks.image_grid import TAG
+from gan_lightning.callbacks.sample_quality import SampleQuality
 from gan_lightning.gan_module import GANModule
 from gan_lightning.train import train
 from tests.conftest import compose_train
@@ -192,3 +194,35 @@ def test_a_run_that_reaches_max_time_is_scored_at_its_end(tmp_path):
     metrics = train(compose_train(tmp_path, *options))
     assert metrics["iterations"] > 0 and metrics["epochs"] < 1000
     assert math.isfinite(metrics["val/fid"])
+
+
+@pytest.mark.slow
+def test_max_time_budgets_training_not_scoring(tmp_path, monkeypatch):
+    """trainer.max_time counts training alone: a run scored every epoch trains its whole budget
+    between scorings (each made 0.3 s longer here), as one scored once would."""
+    stamps, pause, budget = {"scorings": []}, 0.3, 2.0
+    start, score = SampleQuality.on_train_start, SampleQuality.score
+
+    def on_train_start(self, trainer, pl_module):
+        stamps["start"] = time.monotonic()
+        start(self, trainer, pl_module)
+
+    def slow_score(self, trainer, pl_module):
+        began = time.monotonic()
+        time.sleep(pause)
+        metrics = score(self, trainer, pl_module)
+        stamps["scorings"].append((began, time.monotonic()))
+        return metrics
+
+    monkeypatch.setattr(SampleQuality, "on_train_start", on_train_start)
+    monkeypatch.setattr(SampleQuality, "score", slow_score)
+    options = ["trainer.max_epochs=1000", "trainer.max_time=00:00:00:02", "+trainer.limit_train_batches=10"]
+    options += ["logger=none", "callbacks.sample_quality.every_n_epochs=1", "callbacks.sample_quality.metrics=[fid]"]
+    options += ["callbacks.sample_quality.num_samples=200"]
+    metrics = train(compose_train(tmp_path, *options))
+    *during, last = stamps["scorings"]
+    assert during and math.ceil(metrics["epochs"]) == len(during) + 1  # scored every epoch, the last at the end
+    scoring = sum(end - began for began, end in during)
+    trained = last[0] - stamps["start"] - scoring
+    # Had the scorings counted, training would have stopped after about budget - scoring seconds.
+    assert budget - 0.1 <= trained < budget + 1.0, (trained, scoring)

@@ -26,12 +26,24 @@ def default_features(datamodule: ScoredData) -> str:
     return datamodule.scored_by or "inception"
 
 
-def _out_of_time(trainer: Trainer) -> bool:
-    """Whether ``trainer.max_time`` has run out (Lightning's Timer then stops the run)."""
+def _timers(trainer: Trainer) -> list:
     from lightning.pytorch.callbacks import Timer
 
-    timers = [c for c in trainer.callbacks if isinstance(c, Timer)]
-    return any((timer.time_remaining() or 0) <= 0 for timer in timers if timer.time_remaining() is not None)
+    return [c for c in trainer.callbacks if isinstance(c, Timer)]
+
+
+def _out_of_time(trainer: Trainer) -> bool:
+    """Whether ``trainer.max_time`` has run out (Lightning's Timer then stops the run)."""
+    return any((timer.time_remaining() or 0) <= 0 for timer in _timers(trainer) if timer.time_remaining() is not None)
+
+
+def _exclude_from_budget(trainer: Trainer, seconds: float) -> None:
+    """``trainer.max_time`` budgets training, not scoring: the seconds a scoring took are given
+    back to Lightning's Timer (its elapsed time is its clock plus an offset, the offset being
+    what a resumed run had used). So runs of one budget train as long whether they score
+    every epoch or once, and a checkpoint's Timer state counts training alone."""
+    for timer in _timers(trainer):
+        timer._offset -= seconds
 
 
 class SampleQuality(Callback):
@@ -181,6 +193,8 @@ class SampleQuality(Callback):
         start = time.perf_counter()
         metrics = self.score(trainer, pl_module)
         seconds = time.perf_counter() - start
+        if not _out_of_time(trainer):  # the budget's last scoring leaves it spent, as resumes read it
+            _exclude_from_budget(trainer, seconds)
         if trainer.is_global_zero:
             share = 100 * seconds / max(time.perf_counter() - self._epoch_start, 1e-9)
             shown = ", ".join(f"{name} {value:.4g}" for name, value in metrics.items())
