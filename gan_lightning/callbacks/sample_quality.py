@@ -41,9 +41,11 @@ def _exclude_from_budget(trainer: Trainer, seconds: float) -> None:
     """``trainer.max_time`` budgets training, not scoring: the seconds a scoring took are given
     back to Lightning's Timer (its elapsed time is its clock plus an offset, the offset being
     what a resumed run had used). So runs of one budget train as long whether they score
-    every epoch or once, and a checkpoint's Timer state counts training alone."""
+    every epoch or once, and a checkpoint's Timer state counts training alone. A Lightning whose
+    Timer keeps no such offset counts scoring as before (a test here checks this one does)."""
     for timer in _timers(trainer):
-        timer._offset -= seconds
+        if isinstance(getattr(timer, "_offset", None), (int, float)):
+            timer._offset -= seconds
 
 
 class SampleQuality(Callback):

@@ -132,7 +132,7 @@ def _heatmap(figure: Any, ax: Any, runs: list[dict[str, Any]], x_key: str, y_key
     for run in runs:
         cells[(_param(run, x_key), _param(run, y_key))].append(run["objective"])
     grid = [[sum(cells[(x, y)]) / len(cells[(x, y)]) if cells[(x, y)] else math.nan for x in xs] for y in ys]
-    # The better end of the scale is dark, whichever the direction.
+    # The better end of the scale is the bright one (viridis' yellow), whichever the direction.
     image = ax.imshow(grid, cmap="viridis_r" if sign > 0 else "viridis", aspect="auto", origin="lower")
     low, high = image.get_clim()
     for j, y in enumerate(ys):
