@@ -199,8 +199,9 @@ def test_a_run_that_reaches_max_time_is_scored_at_its_end(tmp_path):
 @pytest.mark.slow
 def test_max_time_budgets_training_not_scoring(tmp_path, monkeypatch):
     """trainer.max_time counts training alone: a run scored every epoch trains its whole budget
-    between scorings (each made 0.3 s longer here), as one scored once would."""
-    stamps, pause, budget = {"scorings": []}, 0.3, 2.0
+    between scorings (each made 0.6 s longer here, longer than an epoch: one of them crosses the
+    budget and is given back too), as one scored once would."""
+    stamps, pause, budget = {"scorings": []}, 0.6, 2.0
     start, score = SampleQuality.on_train_start, SampleQuality.score
 
     def on_train_start(self, trainer, pl_module):
@@ -225,4 +226,4 @@ def test_max_time_budgets_training_not_scoring(tmp_path, monkeypatch):
     scoring = sum(end - began for began, end in during)
     trained = last[0] - stamps["start"] - scoring
     # Had the scorings counted, training would have stopped after about budget - scoring seconds.
-    assert budget - 0.1 <= trained < budget + 1.0, (trained, scoring)
+    assert budget - 0.05 <= trained < budget + 1.0, (trained, scoring)

@@ -33,8 +33,10 @@ def _timers(trainer: Trainer) -> list:
 
 
 def _out_of_time(trainer: Trainer) -> bool:
-    """Whether ``trainer.max_time`` has run out (Lightning's Timer then stops the run)."""
-    return any((timer.time_remaining() or 0) <= 0 for timer in _timers(trainer) if timer.time_remaining() is not None)
+    """Whether ``trainer.max_time`` has run out (Lightning's Timer then stops the run), rank 0's
+    clock deciding for every rank, as the Timer's own check does."""
+    spent = any((timer.time_remaining() or 0) <= 0 for timer in _timers(trainer) if timer.time_remaining() is not None)
+    return bool(trainer.strategy.broadcast(spent, src=0))
 
 
 def _exclude_from_budget(trainer: Trainer, seconds: float) -> None:
@@ -192,10 +194,14 @@ class SampleQuality(Callback):
             return
         if trainer.is_global_zero:  # scoring can take minutes (Inception on a CPU): say it began
             log.info("epoch %d: scoring %d samples", trainer.current_epoch, self.num_samples)
+        # Asked before scoring: a scoring that itself crosses the budget is given back too, and
+        # only the budget's last scoring (time already out) leaves it spent, as resumes read it.
+        spent = _out_of_time(trainer)
+        trainer.should_stop = trainer.should_stop or spent  # as the Timer would at its next check
         start = time.perf_counter()
         metrics = self.score(trainer, pl_module)
         seconds = time.perf_counter() - start
-        if not _out_of_time(trainer):  # the budget's last scoring leaves it spent, as resumes read it
+        if not spent:
             _exclude_from_budget(trainer, seconds)
         if trainer.is_global_zero:
             share = 100 * seconds / max(time.perf_counter() - self._epoch_start, 1e-9)
