@@ -46,17 +46,18 @@ def run_data_module(checkpoint: dict[str, Any], data_root: str | None) -> Any:
 
 
 def run_sample_count(scoring: dict[str, Any], features: str) -> int:
-    """The samples the run scored: ``num_samples``, or with Inception on a CPU (gan-eval's
-    device) ``cpu_inception_samples`` where fewer, said in a line as the run said it."""
-    count = int(scoring.get("num_samples", 5000))
-    cpu_count = scoring.get("cpu_inception_samples", 1000)
-    if features == "inception" and cpu_count and int(cpu_count) < count:
+    """The samples the run scored: on gan-eval's device, the CPU, as ``SampleQuality`` counts
+    them, a cut said in a line as the run said it."""
+    from gan_lightning.callbacks.sample_quality import CPU_INCEPTION_SAMPLES, NUM_SAMPLES, scoring_count
+
+    wanted = int(scoring.get("num_samples", NUM_SAMPLES))
+    count = scoring_count(wanted, features, True, scoring.get("cpu_inception_samples", CPU_INCEPTION_SAMPLES))
+    if count < wanted:
         print(
-            f"Scoring {int(cpu_count)} samples, not {count}: Inception on a CPU, as the run's "
+            f"Scoring {count} samples, not {wanted}: Inception on a CPU, as the run's "
             "cpu_inception_samples (--num-samples for another count)",
             file=sys.stderr,
         )
-        return int(cpu_count)
     return count
 
 

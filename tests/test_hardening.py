@@ -156,14 +156,16 @@ def test_a_discriminator_that_wins_outright_is_warned_about_once(tmp_path, caplo
     assert len(warnings) == 1 and warnings[0].startswith("step 5:")
 
 
-def test_a_fall_in_val_modes_is_warned_about_once_per_new_low(caplog):
-    """The guard's logic on a scripted history (a real run's fall: the kill test above)."""
+def test_a_fall_in_val_modes_is_warned_about_once_per_new_low(caplog, tmp_path):
+    """The guard's logic on a scripted history (a real run's fall: the kill test above), naming
+    what best.ckpt keeps as the run's best_checkpoint monitors it."""
     from types import SimpleNamespace
 
-    from gan_lightning.callbacks import DivergenceGuard
+    from gan_lightning.callbacks import BestCheckpoint, DivergenceGuard
 
     guard, scorer = DivergenceGuard(), SimpleNamespace(scored_epoch=None)
-    trainer = SimpleNamespace(callback_metrics={}, callbacks=[scorer])
+    best = BestCheckpoint(dirpath=tmp_path, filename="best", monitor="val/modes_confident", mode="max")
+    trainer = SimpleNamespace(callback_metrics={}, callbacks=[scorer, best])
     with caplog.at_level(logging.WARNING):
         for epoch, modes in enumerate([8, 10, 10, 7, 7, 9, 6]):
             scorer.scored_epoch, trainer.callback_metrics = epoch, {"val/modes": torch.tensor(float(modes))}
@@ -171,9 +173,9 @@ def test_a_fall_in_val_modes_is_warned_about_once_per_new_low(caplog):
     warnings = [r.getMessage() for r in caplog.records if "val/modes fell" in r.getMessage()]
     assert warnings == [
         "epoch 3: val/modes fell from 10 to 7: the samples cover fewer classes than they did (mode collapse); "
-        "best.ckpt keeps the best val/fid so far",
+        "best.ckpt keeps the best val/modes_confident so far",
         "epoch 6: val/modes fell from 10 to 6: the samples cover fewer classes than they did (mode collapse); "
-        "best.ckpt keeps the best val/fid so far",
+        "best.ckpt keeps the best val/modes_confident so far",
     ]
     # Resumed from a checkpoint, a guard goes on from the run's history: 6 is no new low, 5 is.
     resumed = DivergenceGuard()

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
-from gan_lightning.callbacks.checkpoint import LastCheckpoint
+from gan_lightning.callbacks.checkpoint import BestCheckpoint, LastCheckpoint
 from gan_lightning.plumbing.errors import TrainingError
 from gan_lightning.protocols import scored_epoch
 
@@ -103,10 +103,18 @@ class DivergenceGuard(Callback):
             self._lowest_warned = modes
             log.warning(
                 "epoch %d: val/modes fell from %d to %d: the samples cover fewer classes than they did "
-                "(mode collapse); best.ckpt keeps the best val/fid so far",
-                *(scored, self._most_modes, modes),
+                "(mode collapse)%s",
+                *(scored, self._most_modes, modes, _best_kept(trainer)),
             )
         self._most_modes = max(modes, self._most_modes or 0)
+
+
+def _best_kept(trainer: Trainer) -> str:
+    """What the run's best checkpoint keeps, by the value it monitors; nothing without one."""
+    best = next((cb for cb in trainer.callbacks if isinstance(cb, BestCheckpoint)), None)
+    if best is None or best.monitor is None:
+        return ""
+    return f"; {best.best_file.name} keeps the best {best.monitor} so far"
 
 
 def _kept(trainer: Trainer) -> str:

@@ -18,6 +18,15 @@ from gan_lightning.sampling import sample_batches
 log = logging.getLogger(__name__)
 
 SMOKE_SAMPLES = 16  # scored under trainer.fast_dev_run (debug=fdr): the path runs, in seconds
+NUM_SAMPLES, CPU_INCEPTION_SAMPLES = 5000, 1000  # the defaults; gan-eval's too, for a run that kept none
+
+
+def scoring_count(num_samples: int, features: str, on_cpu: bool, cpu_inception_samples: int | None) -> int:
+    """Samples per scoring: ``num_samples``, or with Inception on a CPU ``cpu_inception_samples``
+    where that is fewer (null: ``num_samples``)."""
+    if features == "inception" and on_cpu and cpu_inception_samples:
+        return min(num_samples, int(cpu_inception_samples))
+    return num_samples
 
 
 def default_features(datamodule: ScoredData) -> str:
@@ -66,12 +75,12 @@ class SampleQuality(Callback):
         self,
         features: str = "auto",
         every_n_epochs: int = 1,
-        num_samples: int = 5000,
+        num_samples: int = NUM_SAMPLES,
         batch_size: int = 500,
         inception_weights: str | None = None,
         seed: int = 0,
         metrics: list[str] | None = None,
-        cpu_inception_samples: int | None = 1000,
+        cpu_inception_samples: int | None = CPU_INCEPTION_SAMPLES,
         inception_bf16: bool = True,
     ) -> None:
         self.features = features
@@ -121,18 +130,17 @@ class SampleQuality(Callback):
         """Samples per scoring: ``num_samples``; fewer in a smoke run, and with Inception on a CPU
         (``cpu_inception_samples``), each time said in a line."""
         if trainer.fast_dev_run:
-            count, why = SMOKE_SAMPLES, "trainer.fast_dev_run: a smoke run"
-        elif features == "inception" and pl_module.device.type == "cpu" and self.cpu_inception_samples:
-            count = self.cpu_inception_samples
+            count, why = min(SMOKE_SAMPLES, self.num_samples), "trainer.fast_dev_run: a smoke run"
+        else:
+            on_cpu = pl_module.device.type == "cpu"
+            count = scoring_count(self.num_samples, features, on_cpu, self.cpu_inception_samples)
             why = (
                 "Inception on a CPU (callbacks.sample_quality.cpu_inception_samples; null: num_samples). FID "
                 "over fewer samples reads higher: compare runs scored at the same count"
             )
-        else:
-            return self.num_samples
         if count < self.num_samples and trainer.is_global_zero:
             log.info("Scoring %d samples, not %d: %s", count, self.num_samples, why)
-        return min(count, self.num_samples)
+        return count
 
     def _say_cost(self, trainer: Trainer, pl_module: LightningModule, reals: torch.Tensor | np.ndarray) -> None:
         """Times the feature network on a few real images and says what a scoring will cost,
@@ -165,9 +173,9 @@ class SampleQuality(Callback):
     def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._epoch_start = time.perf_counter()
 
-    def _due(self, trainer: Trainer) -> bool:
+    def _due(self, trainer: Trainer, out_of_time: bool) -> bool:
+        """Whether this epoch is scored; ``out_of_time``: trainer.max_time spent, the run's end."""
         epoch, max_epochs = trainer.current_epoch + 1, trainer.max_epochs or -1  # -1: no limit
-        out_of_time = _out_of_time(trainer)  # trainer.max_time: the run's end, scored as such
         last = 0 < max_epochs <= epoch or 0 < trainer.max_steps <= trainer.global_step or out_of_time
         # A run stopped by a signal (or pruned) ends its epoch early: no scores for it.
         stopped = trainer.should_stop and not out_of_time
@@ -190,13 +198,13 @@ class SampleQuality(Callback):
         return metrics
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if not self._due(trainer):
-            return
-        if trainer.is_global_zero:  # scoring can take minutes (Inception on a CPU): say it began
-            log.info("epoch %d: scoring %d samples", trainer.current_epoch, self.num_samples)
         # Asked before scoring: a scoring that itself crosses the budget is given back too, and
         # only the budget's last scoring (time already out) leaves it spent, as resumes read it.
         spent = _out_of_time(trainer)
+        if not self._due(trainer, spent):
+            return
+        if trainer.is_global_zero:  # scoring can take minutes (Inception on a CPU): say it began
+            log.info("epoch %d: scoring %d samples", trainer.current_epoch, self.num_samples)
         trainer.should_stop = trainer.should_stop or spent  # as the Timer would at its next check
         start = time.perf_counter()
         metrics = self.score(trainer, pl_module)
