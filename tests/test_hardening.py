@@ -178,14 +178,18 @@ def test_a_fall_in_val_modes_is_warned_about_once_per_new_low(caplog, tmp_path):
         "best.ckpt keeps the best val/modes_confident so far",
     ]
     # Resumed from a checkpoint, a guard goes on from the run's history: 6 is no new low, 5 is.
+    # This run keeps no best.ckpt (callbacks.best_checkpoint=null): the warning names none.
     resumed = DivergenceGuard()
     resumed.load_state_dict(guard.state_dict())
+    trainer.callbacks = [scorer]
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         for epoch, modes in [(7, 6), (8, 5)]:
             scorer.scored_epoch, trainer.callback_metrics = epoch, {"val/modes": torch.tensor(float(modes))}
             resumed.on_train_epoch_start(trainer, None)
-    assert [r.getMessage()[:36] for r in caplog.records] == ["epoch 8: val/modes fell from 10 to 5"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "epoch 8: val/modes fell from 10 to 5: the samples cover fewer classes than they did (mode collapse)"
+    ]
 
 
 # --- bad configuration -------------------------------------------------------------------
