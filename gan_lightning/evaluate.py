@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from gan_lightning.plumbing.errors import ArgumentParser, UserError, command
 from gan_lightning.plumbing.paths import find_checkpoint
+from gan_lightning.plumbing.startup import load_heavy
 
 if TYPE_CHECKING:
     from gan_lightning.gan_module import GANModule
@@ -76,6 +77,7 @@ def evaluate(
     ``num_samples``, ``seed``, ``features`` and ``inception_weights`` left unset are the run's
     scoring ones."""
     ckpt = find_checkpoint(target)  # a wrong path is told before anything heavy loads
+    load_heavy()
     import numpy as np
     import torch
 

@@ -27,6 +27,7 @@ from PIL import Image
 
 from gan_lightning.plumbing.errors import ArgumentParser, UserError, command
 from gan_lightning.plumbing.paths import find_checkpoint, run_dir_of
+from gan_lightning.plumbing.startup import load_heavy
 
 
 def save_gif(frames: list[Image.Image], path: Path, duration_ms: int) -> None:
@@ -80,6 +81,7 @@ def run(args: argparse.Namespace) -> list[Path]:
 
 
 def _draw(args: argparse.Namespace, ckpt: Path, out: Path) -> list[Path]:
+    load_heavy()  # the generator's module is a LightningModule
     import numpy as np
     import torch
     from torchvision.utils import save_image

@@ -34,6 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan_lightning.plumbing import paths
 from gan_lightning.plumbing.console import quiet
 from gan_lightning.plumbing.errors import DEBUG_ENV, UserError, chain, command, find_reported_error
+from gan_lightning.plumbing.startup import load_heavy
 from gan_lightning.run.checks import check_batchnorm, check_config
 from gan_lightning.run.extensions import import_extensions
 from gan_lightning.run.life import Run, in_multirun, typed_overrides
@@ -82,6 +83,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[Callback] = (), restored: S
         ckpt_path = run.resume()
         if run.finished:  # its result.json is written again if it went missing
             return {} if (run.dir / RESULT).is_file() else run.final_metrics
+        load_heavy()  # Lightning: most of the start-up, made shorter there
         from lightning.pytorch import Trainer, seed_everything
 
         quiet()

@@ -22,10 +22,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 # The suite runs in two processes at once (pytest-xdist, pyproject's addopts): each, and each
-# command it starts, gets one torch thread, so that they share the cores instead of spinning.
+# process it starts (gan-train, gan-eval, the notebook's kernel), gets one torch thread, so that
+# they share the cores instead of spinning.
 THREADS = "1" if os.environ.get("PYTEST_XDIST_WORKER") else os.environ.get("OMP_NUM_THREADS", "")
 if THREADS:
     torch.set_num_threads(int(THREADS))
+    os.environ["OMP_NUM_THREADS"] = THREADS
 
 
 # The tests train on a fixed 10,000-image subset of the MNIST the package ships (60,000): the
@@ -37,8 +39,6 @@ def _gan_train(overrides: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
     """The user's command, ``gan-train ...`` as ``python -m``, with the tests importable so
     that test callbacks can be given as overrides."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
-    if THREADS:
-        env["OMP_NUM_THREADS"] = THREADS
     args = list(overrides)
     # Not for a resume: the run's own overrides hold its data.limit, and a user types none.
     if not any(o.lstrip("+").startswith(("data.limit=", "ckpt_path=")) for o in args):

@@ -18,6 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from gan_lightning.plumbing.errors import Interrupted, debugging, describe, exit_with, find_reported_error
+from gan_lightning.plumbing.startup import load_heavy
 from gan_lightning.run.lock import is_rank_zero
 from gan_lightning.sweep.launch import refuse_multi_process, set_threads_for_parallel_runs
 from gan_lightning.sweep.results import STUDY_FILE, objective, write_result
@@ -81,6 +82,7 @@ def _reporter(hydra: DictConfig, metric: str) -> Any:
     sweep_dir = Path(hydra.sweep.dir)
     if not (sweep_dir / STUDY_FILE).is_file() or not str(hydra.sweep.subdir).isdigit():
         return None
+    load_heavy()  # the report is a Lightning callback: Lightning loads here in a sweep
     from gan_lightning.sweep.report import ReportToStudy
 
     return ReportToStudy(sweep_dir, int(hydra.sweep.subdir), metric)
