@@ -1,6 +1,9 @@
-"""The CPU defaults' arithmetic: bf16 autocast against fp32, and the roof's op count."""
+"""The CPU defaults' arithmetic: bf16 autocast against fp32, and the roof's op count; and the
+start-up's import of Lightning."""
 
 from __future__ import annotations
+
+import gc
 
 import pytest
 import torch
@@ -8,6 +11,7 @@ import torch
 from gan_lightning.bench.roof import _Recorder, measure_roof
 from gan_lightning.losses import get_loss, gradient_penalty, r1_penalty
 from gan_lightning.models import DCGANDiscriminator, DCGANGenerator
+from gan_lightning.plumbing.startup import load_heavy
 
 
 def _fixed_batch() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
@@ -60,3 +64,21 @@ def test_roof_counts_a_layers_flops_by_the_formula():
     assert rows["all"]["flops"] == 2 * (2 * batch * width_in * width_out)
     assert rows["all"]["gflop_per_image"] == pytest.approx(4 * width_in * width_out / 1e9)
     assert rows["all"]["images_per_s"] > 0 and rows["all"]["gflops_per_s"] > 0
+
+
+def test_a_heavy_import_runs_with_the_collector_paused_and_its_objects_frozen(tmp_path, monkeypatch):
+    """What every command does to Lightning, on a module that records the collector's state."""
+    code = "import gc\n\nCOLLECTING = gc.isenabled()\nMADE = [[] for _ in range(1000)]\n"
+    for name in ("probe_a", "probe_b"):
+        (tmp_path / f"{name}.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    frozen = gc.get_freeze_count()
+    module = load_heavy("probe_a")
+    assert module.COLLECTING is False and gc.isenabled()  # paused while it ran, on again after
+    assert gc.get_freeze_count() >= frozen + 1000  # its objects: out of every later collection
+    assert load_heavy("probe_a") is module  # once: already imported, left as it is
+    gc.disable()  # a caller that turned the collector off keeps it off
+    try:
+        assert load_heavy("probe_b").COLLECTING is False and not gc.isenabled()
+    finally:
+        gc.enable()
