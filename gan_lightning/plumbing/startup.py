@@ -12,10 +12,10 @@ def load_heavy(name: str = "lightning.pytorch") -> ModuleType:
     """``import name`` with Python's cyclic garbage collector paused, and every object alive
     after it frozen (``gc.freeze``): out of every later collection.
 
-    Lightning brings torch, torchvision, torchmetrics and SciPy: about a million objects that
+    Lightning brings torch, torchvision, torchmetrics and SciPy: 447,000 tracked objects that
     live as long as the process. Left to it, the collector walks them again and again, during
     the import and in each full collection after it; a 10-iteration ``gan-train`` took 6.8 to
-    7.1 s here with it, 4.9 to 5.2 s with this (docs/tests.md). What is frozen is never freed
+    7.1 s here with it, 5.2 to 5.3 s with this (docs/performance.md, Start-up). What is frozen is never freed
     by the collector, only by reference counts: the imported modules, and whatever cyclic
     garbage their import left, which changed the run's peak memory by less than its run-to-run
     spread. Once per process: a sweep's later runs, and a caller that already imported it, are
