@@ -11,7 +11,7 @@ import torch
 from gan_lightning.bench.roof import _Recorder, measure_roof
 from gan_lightning.losses import get_loss, gradient_penalty, r1_penalty
 from gan_lightning.models import DCGANDiscriminator, DCGANGenerator
-from gan_lightning.plumbing.startup import load_heavy
+from gan_lightning.plumbing import startup
 
 
 def _fixed_batch() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
@@ -67,18 +67,23 @@ def test_roof_counts_a_layers_flops_by_the_formula():
 
 
 def test_a_heavy_import_runs_with_the_collector_paused_and_its_objects_frozen(tmp_path, monkeypatch):
-    """What every command does to Lightning, on a module that records the collector's state."""
+    """What every command does to Lightning, on modules that record the collector's state; and
+    what it leaves alone when Python calls train() itself (a notebook)."""
     code = "import gc\n\nCOLLECTING = gc.isenabled()\nMADE = [[] for _ in range(1000)]\n"
-    for name in ("probe_a", "probe_b"):
+    for name in ("probe_a", "probe_b", "probe_c"):
         (tmp_path / f"{name}.py").write_text(code)
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(startup, "_in_a_command", True)
     frozen = gc.get_freeze_count()
-    module = load_heavy("probe_a")
+    module = startup.load_heavy("probe_a")
     assert module.COLLECTING is False and gc.isenabled()  # paused while it ran, on again after
     assert gc.get_freeze_count() >= frozen + 1000  # its objects: out of every later collection
-    assert load_heavy("probe_a") is module  # once: already imported, left as it is
+    assert startup.load_heavy("probe_a") is module  # once: already imported, left as it is
     gc.disable()  # a caller that turned the collector off keeps it off
     try:
-        assert load_heavy("probe_b").COLLECTING is False and not gc.isenabled()
+        assert startup.load_heavy("probe_b").COLLECTING is False and not gc.isenabled()
     finally:
         gc.enable()
+    monkeypatch.setattr(startup, "_in_a_command", False)  # not a command: a plain import
+    frozen = gc.get_freeze_count()
+    assert startup.load_heavy("probe_c").COLLECTING is True and gc.get_freeze_count() == frozen
